@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/partnerbill/partnerbill/internal/filestore"
+	"github.com/partnerbill/partnerbill/internal/gateway"
+	"github.com/partnerbill/partnerbill/internal/job"
+	"github.com/partnerbill/partnerbill/internal/ratelimit"
+	"github.com/partnerbill/partnerbill/internal/store/sqlitestore"
+)
+
+// serveOptions are serve's own flags.
+type serveOptions struct {
+	addr       string
+	publicURL  string
+	anyService bool
+	demo       bool
+	logFormat  string
+	// jobOptions lets tests shorten retries; flags do not set it.
+	jobOptions job.Options
+	// nowFunc lets tests move the clock; nil is time.Now.
+	nowFunc func() time.Time
+}
+
+func serveCommand(cfg *Config, getenv env) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve [--addr HOST:PORT] [--public-url URL]",
+		Short: "Serve the partner billing API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), cfg, o, getenv, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&o.publicURL, "public-url", "", "base URL of download links (default http://ADDR, with the port actually bound)")
+	f.BoolVar(&o.anyService, "accept-any-service", false,
+		"accept TC3 signatures whatever service their credential scope names; for local clients that derive it from a bare IP endpoint (the Node SDK)")
+	f.BoolVar(&o.demo, "demo", false, "create a demo end customer with last month's synthetic bill and print ready-to-paste calls")
+	f.StringVar(&o.logFormat, "log-format", "text", "request log format: text or json (on stderr)")
+	return cmd
+}
+
+// serve runs the server until ctx ends, then stops taking requests,
+// finishes those in flight and cancels running builds (they resume after a
+// restart), all within shutdownGrace.
+func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout, stderr io.Writer) error {
+	var logger *slog.Logger
+	switch o.logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	}
+	dbPath, err := cfg.databasePath()
+	if err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	st, err := sqlitestore.Open(ctx, dbPath, &sqlitestore.Options{MaxConns: 4})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// River gets a pool of its own: a long build streams the ledger through
+	// the store's pool and never holds River's only connection.
+	riverDB, err := sqlitestore.OpenPool(dbPath, 1)
+	if err != nil {
+		return err
+	}
+	defer riverDB.Close()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	public := o.publicURL
+	if public == "" {
+		public = base
+	}
+	files, err := filestore.Open(ctx, cfg.Storage, filestore.Options{
+		DataDir: cfg.DataDir, PublicURL: public, LinkKey: getenv("PARTNERBILL_LINK_KEY"), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer files.Close()
+
+	jo := o.jobOptions
+	jo.Logger = logger
+	queue, err := job.NewQueue(ctx, riverDB, st, files, jo)
+	if err != nil {
+		return err
+	}
+	if n, err := queue.RescueOrphans(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		logger.Info("resuming builds interrupted by the last stop", "builds", n)
+	}
+	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+
+	gw := gateway.New(gateway.Config{
+		Accounts:   st,
+		Files:      &job.Files{Store: st, Queue: queue},
+		Links:      files,
+		Limiter:    ratelimit.NewLocal(),
+		Logger:     logger,
+		AnyService: o.anyService,
+		NowFunc:    o.nowFunc,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/{$}", gw)
+	mux.Handle("GET /healthz", gateway.Healthz(st.Ping))
+	mux.Handle(filestore.DownloadPath, downloadDeadline(files.Handler()))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	if o.demo {
+		if err := demo(ctx, st, base, stdout); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "partnerbill listening on %s\n", base)
+
+	select {
+	case err := <-serveErr:
+		queue.Stop(context.Background())
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- queue.Stop(sctx) }()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		logger.Warn("requests still in flight at shutdown were cut off", "err", err)
+	}
+	if err := <-stopped; err != nil {
+		logger.Warn("job queue stop", "err", err)
+	}
+	return nil
+}
+
+// shutdownGrace bounds a graceful stop, within the 10 seconds a supervisor
+// is promised.
+const shutdownGrace = 8 * time.Second
+
+// downloadDeadline lets a download run past the API's write timeout, for
+// as long as its link is valid.
+func downloadDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Hour))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// lockDataDir makes sure only one server works a data folder: builds left
+// running by a previous process are resumed at start, which is only safe
+// when no other server is running them. Admin commands take no lock.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "serve.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another partnerbill serve is using the data folder %s (lock %s)", dir, path)
+		}
+		return nil, fmt.Errorf("lock data folder: %w", err)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,266 @@
+// Package gateway is partnerbill's API 3.0 endpoint: it authenticates a
+// signed request, applies the per-account rate limit, dispatches the
+// action from one table and wraps the answer in the Response envelope.
+// Handlers know nothing about HTTP.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/partnerbill/partnerbill/internal/account"
+	"github.com/partnerbill/partnerbill/internal/job"
+	"github.com/partnerbill/partnerbill/internal/ratelimit"
+	"github.com/partnerbill/partnerbill/internal/store"
+	"github.com/partnerbill/partnerbill/internal/tc3"
+)
+
+// Accounts is what the gateway needs to know about callers.
+type Accounts interface {
+	GetKey(ctx context.Context, secretID string) (account.Key, error)
+	GetAccount(ctx context.Context, uin string) (account.Account, error)
+}
+
+// Links mints download links to stored bill files.
+type Links interface {
+	SignedURL(ctx context.Context, key string, expiry time.Duration) (string, error)
+}
+
+// Config is everything a Gateway is built from.
+type Config struct {
+	Accounts Accounts
+	Files    *job.Files
+	Links    Links
+	Limiter  ratelimit.Limiter
+	Logger   *slog.Logger
+	// AnyService accepts TC3 signatures whatever service their credential
+	// scope names (an opt-in for clients pointed at a bare IP address).
+	AnyService bool
+	// NowFunc replaces time.Now for signature windows and month bounds.
+	NowFunc func() time.Time
+}
+
+// Gateway serves POST / and GET / in the API 3.0 protocol.
+type Gateway struct {
+	cfg     Config
+	actions map[string]action
+}
+
+// New returns a gateway with every action partnerbill serves.
+func New(cfg Config) *Gateway {
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{cfg: cfg}
+	g.actions = g.table()
+	return g
+}
+
+// call is one authenticated request on its way to a handler.
+type call struct {
+	*tc3.Request
+	Account account.Account
+}
+
+// action is one row of the action table.
+type action struct {
+	// Roles that may call it.
+	roles []account.Role
+	// perSecond is the documented rate limit per account.
+	perSecond int
+	handle    func(ctx context.Context, c *call) (any, error)
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := uuid.NewString()
+	log := g.cfg.Logger.With("request_id", reqID)
+	var c *call
+	var apiErr *tc3.Error
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			log.Error("panic serving request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			apiErr = tc3.Errorf(tc3.CodeInternalError, "An internal error occurred; quote RequestId %s when reporting it.", reqID)
+			tc3.WriteError(w, reqID, apiErr)
+		}
+		attrs := []any{"method", r.Method, "latency_ms", float64(time.Since(start).Microseconds()) / 1000}
+		if c != nil {
+			attrs = append(attrs, "action", c.Action, "uin", c.Account.UIN)
+		} else if a := r.Header.Get("X-TC-Action"); a != "" {
+			attrs = append(attrs, "action", a)
+		}
+		if apiErr != nil {
+			attrs = append(attrs, "code", apiErr.Code)
+		} else {
+			attrs = append(attrs, "code", "ok")
+		}
+		log.Info("request", attrs...)
+	}()
+
+	resp, err := g.serve(r, log, &c)
+	if err != nil {
+		apiErr = g.apiError(log, reqID, err)
+		tc3.WriteError(w, reqID, apiErr)
+		return
+	}
+	if err := tc3.WriteSuccess(w, reqID, resp); err != nil {
+		log.Warn("write response", "err", err)
+	}
+}
+
+// serve runs the request through authentication, version and action
+// checks, the rate limit and the handler.
+func (g *Gateway) serve(r *http.Request, log *slog.Logger, out **call) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var key account.Key
+	v := tc3.Verifier{
+		NowFunc:    g.cfg.NowFunc,
+		AnyService: g.cfg.AnyService,
+		LookupFunc: func(ctx context.Context, secretID string) (string, error) {
+			k, err := g.cfg.Accounts.GetKey(ctx, secretID)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && k.Disabled) {
+				return "", tc3.ErrUnknownKey
+			}
+			if err != nil {
+				return "", err
+			}
+			key = k
+			return k.SecretKey, nil
+		},
+	}
+	req, err := v.Verify(r.Context(), r, body)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := g.cfg.Accounts.GetAccount(r.Context(), key.UIN)
+	if err != nil {
+		return nil, fmt.Errorf("account of key %s: %w", key.SecretID, err)
+	}
+	c := &call{Request: req, Account: acct}
+	*out = c
+	if req.Token != "" {
+		return nil, tc3.Errorf(tc3.CodeTokenFailure, "partnerbill issues no temporary credentials, so the token in X-TC-Token (or Token) cannot be valid; sign with a long-term key and send no token.")
+	}
+	switch {
+	case req.Version == "":
+		return nil, tc3.Missing("Version")
+	case req.Version != tc3.Version:
+		return nil, tc3.Errorf(tc3.CodeNoSuchVersion, "Version %q does not exist; intlpartnersmgt is served at version %s.", req.Version, tc3.Version)
+	case req.Action == "":
+		return nil, tc3.Missing("Action")
+	}
+	a, ok := g.actions[req.Action]
+	if !ok {
+		return nil, tc3.Errorf(tc3.CodeInvalidAction, "Action %q does not exist (names are case-sensitive).", req.Action)
+	}
+	if !allowed(a.roles, acct.Role) {
+		return nil, tc3.Errorf(tc3.CodeUnauthorizedOperation, "%s is not available to the %s role of account %s; it may be called by: %s.",
+			req.Action, acct.Role, acct.UIN, roleList(a.roles))
+	}
+	ok, err = g.cfg.Limiter.Allow(r.Context(), acct.UIN+"/"+req.Action, a.perSecond)
+	if err != nil {
+		return nil, fmt.Errorf("rate limit: %w", err)
+	}
+	if !ok {
+		return nil, tc3.Errorf(tc3.CodeRequestLimitExceeded, "%s allows %d requests per second per account; slow down and retry.", req.Action, a.perSecond)
+	}
+	return a.handle(r.Context(), c)
+}
+
+// readBody checks the method and content type and reads the body within
+// the protocol's size limit for its kind.
+func readBody(r *http.Request) ([]byte, error) {
+	kind, err := tc3.ContentKind(r.Method, r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, err
+	}
+	limit := kind.MaxSize()
+	if kind == tc3.KindQuery {
+		limit -= int64(len(r.URL.RawQuery))
+		if limit < 0 {
+			return nil, tc3.Errorf(tc3.CodeRequestSizeLimitExceeded, "The query string is %d bytes; a GET request may carry at most %d.", len(r.URL.RawQuery), tc3.MaxQuery)
+		}
+	}
+	if r.ContentLength > limit {
+		return nil, sizeError(kind.MaxSize())
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, tc3.Errorf(tc3.CodeInvalidRequest, "The request body could not be read: %v.", err)
+	}
+	if int64(len(body)) > limit {
+		return nil, sizeError(kind.MaxSize())
+	}
+	return body, nil
+}
+
+func sizeError(limit int64) *tc3.Error {
+	return tc3.Errorf(tc3.CodeRequestSizeLimitExceeded, "The request exceeds the %d-byte limit for its kind (10 MB TC3 JSON, 1 MB v1 form, 32 KB GET).", limit)
+}
+
+func allowed(roles []account.Role, r account.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func roleList(roles []account.Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// apiError maps any error to the code the client sees. Errors that are not
+// already API errors are internal: the client gets a generic message and
+// the details go to the log under the RequestId.
+func (g *Gateway) apiError(log *slog.Logger, reqID string, err error) *tc3.Error {
+	var e *tc3.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, job.ErrBuildFailed):
+		log.Warn("build failed", "err", err)
+		return tc3.Errorf(tc3.CodeFailedOperation, "Building the bill file failed; your next request queues a new build. (RequestId %s)", reqID)
+	default:
+		log.Error("internal error", "err", err)
+		return tc3.Errorf(tc3.CodeInternalError, "An internal error occurred; quote RequestId %s when reporting it.", reqID)
+	}
+}
+
+// Healthz answers 200 while the store answers, 503 otherwise.
+func Healthz(ping func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ping(ctx); err != nil {
+			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+}

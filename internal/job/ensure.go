@@ -1,0 +1,62 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/partnerbill/partnerbill/internal/billfile"
+	"github.com/partnerbill/partnerbill/internal/ledger"
+	"github.com/partnerbill/partnerbill/internal/store"
+)
+
+// Enqueuer queues a build; Queue is one, and the PostgreSQL queue will be
+// another.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, a BuildArgs) error
+}
+
+// Files decides, for a request, whether a bill file is ready or must be
+// built.
+type Files struct {
+	Store store.Store
+	Queue Enqueuer
+}
+
+// Status is the answer to "is this file ready?".
+type Status struct {
+	Ready bool
+	// ObjectKey is the stored file, when Ready.
+	ObjectKey string
+}
+
+// ErrBuildFailed reports that the file's build failed for good. The
+// failure is reported once: the next request queues a fresh build.
+var ErrBuildFailed = errors.New("the bill file could not be built")
+
+// Ensure returns the file of owner's month and kind built from the current
+// ledger, or queues its build. A file built from an older ledger version is
+// never returned: an import that changes the month moves the version on.
+func (f *Files) Ensure(ctx context.Context, owner string, m ledger.Month, k billfile.Kind) (Status, error) {
+	v, err := f.Store.LedgerVersion(ctx, owner, m)
+	if err != nil {
+		return Status{}, fmt.Errorf("ledger version: %w", err)
+	}
+	key := store.FileKey{OwnerUIN: owner, Month: m, Kind: string(k), Version: v}
+	bf, err := f.Store.GetBillFile(ctx, key)
+	switch {
+	case err == nil && bf.State == store.FileReady:
+		return Status{Ready: true, ObjectKey: bf.ObjectKey}, nil
+	case err == nil && bf.State == store.FileFailed:
+		if err := f.Store.DeleteBillFile(ctx, key); err != nil {
+			return Status{}, fmt.Errorf("forget failed build: %w", err)
+		}
+		return Status{}, fmt.Errorf("%w: %s", ErrBuildFailed, bf.Error)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return Status{}, fmt.Errorf("bill file record: %w", err)
+	}
+	if err := f.Queue.Enqueue(ctx, BuildArgs{OwnerUIN: owner, Month: m.String(), FileType: string(k), Version: v}); err != nil {
+		return Status{}, err
+	}
+	return Status{}, nil
+}

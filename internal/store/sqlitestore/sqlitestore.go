@@ -1,0 +1,428 @@
+// Package sqlitestore is the embedded store.Store: one SQLite file in the
+// data folder, opened in WAL mode so that admin commands and a running
+// server can share it.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/partnerbill/partnerbill/internal/account"
+	"github.com/partnerbill/partnerbill/internal/ledger"
+	"github.com/partnerbill/partnerbill/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a store.Store on one SQLite file.
+type DB struct {
+	db *sql.DB
+	// NowFunc stamps created_at and updated_at; nil means time.Now.
+	nowFunc func() time.Time
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Options tunes Open; nil means the defaults.
+type Options struct {
+	// MaxConns caps the pool that serves queries and streams ledger rows.
+	// Default 4: SQLite in WAL mode reads in parallel and writes one at a
+	// time.
+	MaxConns int
+	// NowFunc replaces time.Now for timestamps.
+	NowFunc func() time.Time
+}
+
+// busyTimeout is how long a connection waits for another writer (an
+// import, the job queue) before giving up with SQLITE_BUSY.
+const busyTimeout = 30 * time.Second
+
+// OpenPool opens a database/sql pool on the SQLite file at path with the
+// settings every partnerbill connection uses: WAL, a busy timeout, foreign
+// keys, and transactions that take the write lock when they begin (so two
+// writers queue instead of deadlocking on a lock upgrade). River gets its
+// own pool from here, apart from the store's.
+func OpenPool(path string, maxConns int) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// Open opens (creating if needed) the database at path and applies the
+// embedded migrations.
+func Open(ctx context.Context, path string, opts *Options) (*DB, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	n := opts.MaxConns
+	if n <= 0 {
+		n = 4
+	}
+	pool, err := OpenPool(path, n)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{db: pool, nowFunc: opts.NowFunc}
+	if d.nowFunc == nil {
+		d.nowFunc = time.Now
+	}
+	if err := d.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// migrate applies, in order, each embedded migration not yet recorded.
+// Each runs in its own write transaction, so two processes starting at once
+// apply each migration once.
+func (d *DB) migrate(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", name)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := d.inTx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", base, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, d.stamp())
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *DB) stamp() string { return d.nowFunc().UTC().Format(time.RFC3339Nano) }
+
+func parseStamp(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func (d *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return translate(err)
+	}
+	return translate(tx.Commit())
+}
+
+// translate turns driver errors into the store's sentinels, in one place.
+func translate(err error) error {
+	var se *sqlite.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE):
+		return fmt.Errorf("%w: %w", store.ErrDuplicate, err)
+	case errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	return err
+}
+
+// Ping implements store.Store.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// Close implements store.Store.
+func (d *DB) Close() error { return d.db.Close() }
+
+// CreateAccount implements store.Store.
+func (d *DB) CreateAccount(ctx context.Context, a account.Account) error {
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = d.nowFunc()
+	}
+	_, err := d.db.ExecContext(ctx, `INSERT INTO accounts (uin, role, name, reseller_uin, created_at) VALUES (?, ?, ?, ?, ?)`,
+		a.UIN, string(a.Role), a.Name, a.ResellerUIN, a.CreatedAt.UTC().Format(time.RFC3339Nano))
+	return translate(err)
+}
+
+const accountCols = `uin, role, name, reseller_uin, created_at`
+
+func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
+	var a account.Account
+	var role, created string
+	if err := sc.Scan(&a.UIN, &role, &a.Name, &a.ResellerUIN, &created); err != nil {
+		return a, translate(err)
+	}
+	a.Role = account.Role(role)
+	a.CreatedAt = parseStamp(created)
+	return a, nil
+}
+
+// GetAccount implements store.Store.
+func (d *DB) GetAccount(ctx context.Context, uin string) (account.Account, error) {
+	return scanAccount(d.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE uin = ?`, uin))
+}
+
+// ListAccounts implements store.Store.
+func (d *DB) ListAccounts(ctx context.Context) ([]account.Account, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY uin`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []account.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, translate(rows.Err())
+}
+
+// CreateKey implements store.Store.
+func (d *DB) CreateKey(ctx context.Context, k account.Key) error {
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = d.nowFunc()
+	}
+	_, err := d.db.ExecContext(ctx, `INSERT INTO api_keys (secret_id, uin, secret_key, disabled, created_at) VALUES (?, ?, ?, ?, ?)`,
+		k.SecretID, k.UIN, k.SecretKey, k.Disabled, k.CreatedAt.UTC().Format(time.RFC3339Nano))
+	return translate(err)
+}
+
+// GetKey implements store.Store.
+func (d *DB) GetKey(ctx context.Context, secretID string) (account.Key, error) {
+	var k account.Key
+	var created string
+	err := d.db.QueryRowContext(ctx, `SELECT secret_id, uin, secret_key, disabled, created_at FROM api_keys WHERE secret_id = ?`, secretID).
+		Scan(&k.SecretID, &k.UIN, &k.SecretKey, &k.Disabled, &created)
+	if err != nil {
+		return k, translate(err)
+	}
+	k.CreatedAt = parseStamp(created)
+	return k, nil
+}
+
+// DisableKey implements store.Store.
+func (d *DB) DisableKey(ctx context.Context, secretID string) error {
+	res, err := d.db.ExecContext(ctx, `UPDATE api_keys SET disabled = 1 WHERE secret_id = ?`, secretID)
+	if err != nil {
+		return translate(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// lineItemCols lists the columns of line_items in ledger.Fields order, then
+// BillMonth.
+var lineItemCols = strings.Join(append(ledger.Fields[:], "BillMonth"), ", ")
+
+func rowArgs(r *ledger.Row) []any {
+	vals := r.Values()
+	args := make([]any, 0, len(vals)+1)
+	for _, v := range vals {
+		args = append(args, v)
+	}
+	return append(args, r.BillMonth.String())
+}
+
+// ImportRows implements store.Store. The whole import is one write
+// transaction.
+func (d *DB) ImportRows(ctx context.Context, rows iter.Seq2[ledger.Row, error]) (store.ImportStats, error) {
+	var st store.ImportStats
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		ph := strings.TrimSuffix(strings.Repeat("?, ", len(ledger.Fields)+1), ", ")
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO line_items (`+lineItemCols+`) VALUES (`+ph+`) ON CONFLICT (Id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		get, err := tx.PrepareContext(ctx, `SELECT `+lineItemCols+` FROM line_items WHERE Id = ?`)
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		touched := map[[2]string]bool{}
+		for r, err := range rows {
+			if err != nil {
+				return err
+			}
+			st.Rows++
+			res, err := ins.ExecContext(ctx, rowArgs(&r)...)
+			if err != nil {
+				return fmt.Errorf("line item %s: %w", r.Id, err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				st.Added++
+				touched[[2]string{r.OwnerAccountId, r.BillMonth.String()}] = true
+				continue
+			}
+			old, err := scanLineItem(get.QueryRowContext(ctx, r.Id))
+			if err != nil {
+				return fmt.Errorf("line item %s: %w", r.Id, err)
+			}
+			if err := store.SameLineItem(old, r); err != nil {
+				return err
+			}
+			st.Unchanged++
+		}
+		keys := make([][2]string, 0, len(touched))
+		for k := range touched {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_versions (owner_uin, bill_month, version) VALUES (?, ?, 1)
+				ON CONFLICT (owner_uin, bill_month) DO UPDATE SET version = version + 1`, k[0], k[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.ImportStats{}, err
+	}
+	return st, nil
+}
+
+func scanLineItem(sc interface{ Scan(...any) error }) (ledger.Row, error) {
+	var vals [len(ledger.Fields) + 1]string
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := sc.Scan(ptrs...); err != nil {
+		return ledger.Row{}, translate(err)
+	}
+	return store.RowFromValues(vals)
+}
+
+// LedgerVersion implements store.Store.
+func (d *DB) LedgerVersion(ctx context.Context, owner string, month ledger.Month) (int64, error) {
+	var v int64
+	err := d.db.QueryRowContext(ctx, `SELECT version FROM ledger_versions WHERE owner_uin = ? AND bill_month = ?`, owner, month.String()).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, translate(err)
+}
+
+// LineItems implements store.Store.
+func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row, error] {
+	order := "TransactionTime, Id"
+	if q.Order == ledger.OrderByInstance {
+		order = strings.Join(ledger.InstanceKeyFields, ", ") + ", TransactionTime, Id"
+	}
+	query := `SELECT ` + lineItemCols + ` FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
+	return func(yield func(ledger.Row, error) bool) {
+		rows, err := d.db.QueryContext(ctx, query, q.OwnerUIN, q.Month.String())
+		if err != nil {
+			yield(ledger.Row{}, translate(err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanLineItem(rows)
+			if !yield(r, err) || err != nil {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(ledger.Row{}, translate(err))
+		}
+	}
+}
+
+const billFileCols = `owner_uin, bill_month, kind, version, state, object_key, row_count, byte_count, error, updated_at`
+
+// GetBillFile implements store.Store.
+func (d *DB) GetBillFile(ctx context.Context, key store.FileKey) (store.BillFile, error) {
+	var f store.BillFile
+	var month, state, updated string
+	err := d.db.QueryRowContext(ctx, `SELECT `+billFileCols+` FROM bill_files WHERE owner_uin = ? AND bill_month = ? AND kind = ? AND version = ?`,
+		key.OwnerUIN, key.Month.String(), key.Kind, key.Version).
+		Scan(&f.OwnerUIN, &month, &f.Kind, &f.Version, &state, &f.ObjectKey, &f.Rows, &f.Bytes, &f.Error, &updated)
+	if err != nil {
+		return f, translate(err)
+	}
+	if f.Month, err = ledger.ParseMonth(month); err != nil {
+		return f, fmt.Errorf("bill file record: %w", err)
+	}
+	f.State = store.FileState(state)
+	f.UpdatedAt = parseStamp(updated)
+	return f, nil
+}
+
+// PutBillFile implements store.Store.
+func (d *DB) PutBillFile(ctx context.Context, f store.BillFile) error {
+	if f.UpdatedAt.IsZero() {
+		f.UpdatedAt = d.nowFunc()
+	}
+	_, err := d.db.ExecContext(ctx, `INSERT INTO bill_files (`+billFileCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (owner_uin, bill_month, kind, version) DO UPDATE SET
+		state = excluded.state, object_key = excluded.object_key, row_count = excluded.row_count,
+		byte_count = excluded.byte_count, error = excluded.error, updated_at = excluded.updated_at`,
+		f.OwnerUIN, f.Month.String(), f.Kind, f.Version, string(f.State), f.ObjectKey, f.Rows, f.Bytes, f.Error,
+		f.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	return translate(err)
+}
+
+// DeleteBillFile implements store.Store.
+func (d *DB) DeleteBillFile(ctx context.Context, key store.FileKey) error {
+	_, err := d.db.ExecContext(ctx, `DELETE FROM bill_files WHERE owner_uin = ? AND bill_month = ? AND kind = ? AND version = ?`,
+		key.OwnerUIN, key.Month.String(), key.Kind, key.Version)
+	return translate(err)
+}

@@ -1,0 +1,109 @@
+// Package store declares the persistence seam of partnerbill: one Store
+// interface that every database backend (sqlitestore today, pgstore next)
+// implements, and whose contract is the conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+
+	"github.com/partnerbill/partnerbill/internal/account"
+	"github.com/partnerbill/partnerbill/internal/ledger"
+)
+
+// Sentinel errors every backend translates its driver errors into.
+var (
+	// ErrNotFound reports that the thing asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate reports an insert whose key already exists.
+	ErrDuplicate = errors.New("already exists")
+	// ErrConflict reports an imported line item whose Id is already in the
+	// ledger with different content.
+	ErrConflict = errors.New("conflicts with the ledger")
+)
+
+// ImportStats counts what one atomic import did.
+type ImportStats struct {
+	// Rows is the number of rows read.
+	Rows int64
+	// Added is the number of line items new to the ledger.
+	Added int64
+	// Unchanged is the number of rows whose Id was already in the ledger
+	// with the same content.
+	Unchanged int64
+}
+
+// FileKey names one build of a bill file: whose, which month, which kind,
+// and the ledger version it was built from.
+type FileKey struct {
+	OwnerUIN string
+	Month    ledger.Month
+	Kind     string
+	Version  int64
+}
+
+// FileState is where a bill file's build stands.
+type FileState string
+
+// A build is recorded only when it ends: ready with an object key, or
+// failed for good after its retries.
+const (
+	FileReady  FileState = "ready"
+	FileFailed FileState = "failed"
+)
+
+// BillFile records the outcome of one build.
+type BillFile struct {
+	FileKey
+	State     FileState
+	ObjectKey string
+	Rows      int64
+	Bytes     int64
+	Error     string
+	UpdatedAt time.Time
+}
+
+// Store is everything partnerbill keeps in its database apart from
+// background jobs, which River keeps in the same database.
+type Store interface {
+	// CreateAccount adds a; ErrDuplicate if its UIN is taken.
+	CreateAccount(ctx context.Context, a account.Account) error
+	// GetAccount returns the account with uin, or ErrNotFound.
+	GetAccount(ctx context.Context, uin string) (account.Account, error)
+	// ListAccounts returns every account ordered by UIN.
+	ListAccounts(ctx context.Context) ([]account.Account, error)
+	// CreateKey adds k; ErrNotFound if its account does not exist.
+	CreateKey(ctx context.Context, k account.Key) error
+	// GetKey returns the key with secretID, enabled or not, or ErrNotFound.
+	GetKey(ctx context.Context, secretID string) (account.Key, error)
+	// DisableKey stops secretID from signing requests; ErrNotFound if unknown.
+	DisableKey(ctx context.Context, secretID string) error
+
+	// ImportRows adds the rows to the ledger atomically: all of them or,
+	// when rows yields an error or a row conflicts (ErrConflict), none.
+	// Rows whose Id is already present with equal content are skipped. Each
+	// (owner, bill month) that gains a row gets a new ledger version.
+	ImportRows(ctx context.Context, rows iter.Seq2[ledger.Row, error]) (ImportStats, error)
+	// LedgerVersion returns the version of owner's ledger for month: 0 when
+	// it has no line items, and larger after every import that adds some.
+	LedgerVersion(ctx context.Context, owner string, month ledger.Month) (int64, error)
+	// LineItems streams the line items q selects, in q.Order. Memory does
+	// not grow with the number of rows.
+	LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row, error]
+
+	// GetBillFile returns the recorded outcome of a build, or ErrNotFound
+	// while none is recorded.
+	GetBillFile(ctx context.Context, key FileKey) (BillFile, error)
+	// PutBillFile records (or replaces) the outcome of a build.
+	PutBillFile(ctx context.Context, f BillFile) error
+	// DeleteBillFile forgets a recorded outcome, so that the next request
+	// builds the file again. Deleting a missing record is not an error.
+	DeleteBillFile(ctx context.Context, key FileKey) error
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
