@@ -133,12 +133,8 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 		AnyService: o.anyService,
 		NowFunc:    o.nowFunc,
 	})
-	mux := http.NewServeMux()
-	mux.Handle("/{$}", gw)
-	mux.Handle("GET /healthz", gateway.Healthz(st.Ping))
-	mux.Handle(filestore.DownloadPath, downloadDeadline(files.Handler()))
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           gateway.Routes(gw, filestore.DownloadPath, downloadDeadline(files.Handler()), st.Ping),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

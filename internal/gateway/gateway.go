@@ -264,3 +264,16 @@ func Healthz(ping func(context.Context) error) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 }
+
+// Routes is partnerbill's whole HTTP surface: the API at /, health at
+// /healthz, and the download links a file store serves itself (nil when
+// its links point elsewhere).
+func Routes(api http.Handler, downloadPath string, downloads http.Handler, ping func(context.Context) error) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/{$}", api)
+	mux.Handle("GET /healthz", Healthz(ping))
+	if downloads != nil {
+		mux.Handle(downloadPath, downloads)
+	}
+	return mux
+}

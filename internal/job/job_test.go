@@ -268,4 +268,3 @@ func TestRescueOrphansResumesABuildLeftRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-

@@ -357,6 +357,7 @@ type crlfKeeper struct {
 	lastCR  bool // the previous input byte was '\r'
 }
 
+// Read hands out transformed input, refilling from src when empty.
 func (k *crlfKeeper) Read(p []byte) (int, error) {
 	if len(k.pending) == 0 {
 		if k.in == nil {
@@ -606,7 +607,9 @@ func (s *jsonScanner) value() (kind int, text, msg string) {
 
 // str scans a JSON string starting at its opening quote and decodes it.
 // Invalid UTF-8 is an error rather than being replaced with U+FFFD as
-// encoding/json would, because a field must come back exactly as sent.
+// encoding/json would, because a field must come back exactly as sent. (A
+// lone UTF-16 surrogate escape such as \ud800 still decodes to U+FFFD:
+// there is no exact UTF-8 text for it.)
 func (s *jsonScanner) str() (string, string) {
 	start := s.i
 	s.i++ // opening quote

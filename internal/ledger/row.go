@@ -31,7 +31,7 @@ type Row struct {
 	SubProductName                string
 	TransactionType               string // display name such as "Hourly settlement", not the API code
 	TransactionId                 string
-	TransactionTime               string // YYYY-MM-DD HH:MM:SS, Beijing wall-clock time
+	TransactionTime               string // YYYY-MM-DD HH:MM:SS, wall-clock time (Beijing time, as the spec infers)
 	UsageStartTime                string
 	UsageEndTime                  string
 	ComponentType                 string

@@ -47,9 +47,10 @@ const maxSynthRows = 1_000_000_000_000
 // Each customer gets a few instances (pay-as-you-go and monthly
 // subscription) that persist across months for the same Seed, and rows are
 // grouped in settlement events that share a TransactionId: an hourly CVM
-// settlement yields CPU, memory and system disk rows. Row Ids are unique
-// within a call and, because the month is mixed in, across months for the
-// same Seed.
+// settlement yields CPU, memory and system disk rows. Row Ids never repeat
+// within a call; the month is mixed into them, so files synthesised for
+// several months with one Seed can be imported side by side (a clash
+// between months is as unlikely as between two random 63-bit numbers).
 func Synth(opts SynthOptions) (uins []string, rows iter.Seq[Row], err error) {
 	if opts.Customers == 0 {
 		opts.Customers = len(opts.CustomerUins)
@@ -282,6 +283,8 @@ type synthRegion struct {
 	zones []string
 }
 
+// synthRegions lists Singapore twice: partnerbill's users are mostly served
+// from the international site's home region.
 var synthRegions = []synthRegion{
 	{"Southeast Asia\u00a0(Singapore)", []string{"Singapore Zone 1", "Singapore Zone 2", "Singapore Zone 3", "Singapore Zone 4"}},
 	{"Southeast Asia\u00a0(Singapore)", []string{"Singapore Zone 1", "Singapore Zone 3"}},

@@ -453,7 +453,9 @@ func TestGoldenVariants(t *testing.T) {
 				q := []byte(r.URL.RawQuery)
 				i := bytes.IndexAny(q, "0123456789")
 				if i < 0 {
-					t.Skip("no body or query to change")
+					// go-7: an empty GET. A byte appearing in the body must
+					// break the signature just the same.
+					return append(body, '0')
 				}
 				q[i] = '0' + (q[i]-'0'+1)%10
 				r.URL.RawQuery = string(q)

@@ -97,6 +97,9 @@ type Verifier struct {
 // signature v1, and GET with either: TC3 when an Authorization header is
 // present, v1 otherwise.
 //
+// The returned Request keeps body (not a copy) for Decode, so the caller must
+// not reuse the buffer while the Request is in use.
+//
 // Every client-visible failure is an *Error carrying the right code; a lookup
 // error other than ErrUnknownKey comes back wrapped and is not an *Error.
 //

@@ -369,4 +369,3 @@ func testBillFiles(t *testing.T, open Open) {
 		t.Errorf("after delete: err = %v, want ErrNotFound", err)
 	}
 }
-
