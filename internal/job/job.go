@@ -229,7 +229,9 @@ func (q *Queue) Enqueue(ctx context.Context, a BuildArgs) error {
 }
 
 // RescueOrphans makes builds that a previous process left marked running
-// available again at once. Only safe while no other process works this
+// available again at once (available, not retryable: a retryable job waits
+// for River's scheduler, which runs on the leader, and the dead process may
+// still hold the leadership for a while). Only safe while no other process works this
 // queue: the embedded server holds the data folder's lock when it calls
 // this. (River's own rescuer would do the same, but only RescueAfter
 // later.)
@@ -250,7 +252,7 @@ func (q *Queue) RescueOrphans(ctx context.Context) (int, error) {
 		p.Error = append(p.Error, e)
 		p.FinalizedAt = append(p.FinalizedAt, nil)
 		p.ScheduledAt = append(p.ScheduledAt, now)
-		p.State = append(p.State, string(rivertype.JobStateRetryable))
+		p.State = append(p.State, string(rivertype.JobStateAvailable))
 	}
 	if _, err := exec.JobRescueMany(ctx, p); err != nil {
 		return 0, fmt.Errorf("rescue orphaned builds: %w", err)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"iter"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -446,23 +447,17 @@ func (r *Reader) readLine() ([]byte, error) {
 	return bytes.TrimSuffix(line, []byte("\r")), nil
 }
 
-// jsonValue kinds, as far as the reader cares.
-const (
-	jsonString = iota
-	jsonNumber
-	jsonOther // null, true, false, object, array
-)
-
-// parseJSON decodes one line holding a flat JSON object into a row. It
-// scans the object itself rather than using encoding/json's decoder because
-// it needs each value's byte offset for error columns, must reject
-// duplicate keys, and must keep numbers as their literal text (a float64
-// round trip would change amounts). String values with escapes are decoded
-// by encoding/json.
+// parseJSON decodes one line holding a flat JSON object into a row, using
+// encoding/json's streaming tokenizer. Walking tokens rather than decoding
+// into a map or struct lets it report the byte column of each key and value,
+// reject duplicate keys, and keep numbers as their literal text (UseNumber:
+// a float64 round trip would change amounts). Invalid UTF-8 is an error
+// rather than being replaced with U+FFFD as encoding/json would, because a
+// field must come back exactly as sent. (A lone UTF-16 surrogate escape such
+// as \ud800 still decodes to U+FFFD: there is no exact UTF-8 text for it.)
 func (r *Reader) parseJSON(line []byte) (Row, error) {
 	var row Row
 	r.valCol = [numFields + 1]int{}
-	s := jsonScanner{b: line}
 	fail := func(at int, field, msg string) (Row, error) {
 		var err error = errors.New(msg)
 		if field != "" {
@@ -470,74 +465,108 @@ func (r *Reader) parseJSON(line []byte) (Row, error) {
 		}
 		return Row{}, r.errorAt(r.line, at+1, field, err)
 	}
-
-	s.skipSpace()
-	if !s.eat('{') {
-		return fail(s.i, "", "want a JSON object on each line")
+	// badAt is the offset of the first byte that is not UTF-8, or -1. It
+	// can only sit inside a string: anywhere else the tokenizer rejects it.
+	badAt := -1
+	if !utf8.Valid(line) {
+		badAt = invalidUTF8At(line)
 	}
-	s.skipSpace()
-	if !s.eat('}') {
-		for {
-			s.skipSpace()
-			keyAt := s.i
-			if s.peek() != '"' {
-				return fail(s.i, "", "invalid JSON: want a key in double quotes")
+	hasBad := func(from, to int) bool { return from <= badAt && badAt < to }
+
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	// offset is where the tokenizer stands: just past the last token.
+	offset := func() int { return int(dec.InputOffset()) }
+
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fail(skipJSONSpace(line, 0), "", "want a JSON object on each line")
+	}
+	for first := true; ; first = false {
+		at := skipJSONSpace(line, offset())
+		tok, err := dec.Token() // also eats the "," before a key
+		if err == nil && tok == json.Delim('}') {
+			break
+		}
+		keyAt := at
+		if !first {
+			if at >= len(line) || line[at] != ',' {
+				return fail(at, "", `invalid JSON: want "," or "}" after a value`)
 			}
-			key, msg := s.str()
-			if msg != "" {
-				return fail(keyAt, "", "invalid JSON key: "+msg)
+			keyAt = skipJSONSpace(line, at+1)
+		}
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			if keyAt < len(line) && line[keyAt] == '"' {
+				return fail(keyAt, "", "invalid JSON key: "+jsonErrorText(err, line, keyAt))
 			}
-			idx, ok := lookupColumn(key)
-			if !ok {
-				return fail(keyAt, "", unknownName("key", key))
+			return fail(keyAt, "", "invalid JSON: want a key in double quotes")
+		}
+		keyEnd := offset()
+		if hasBad(keyAt, keyEnd) {
+			return fail(keyAt, "", "invalid JSON key: string is not valid UTF-8")
+		}
+		idx, ok := lookupColumn(key)
+		if !ok {
+			return fail(keyAt, "", unknownName("key", key))
+		}
+		name := fieldName(idx)
+		if r.valCol[idx] != 0 {
+			return fail(keyAt, "", fmt.Sprintf("duplicate key %q", name))
+		}
+
+		// The tokenizer eats the ":" with the value, so find both here.
+		colonAt := skipJSONSpace(line, keyEnd)
+		valAt := colonAt
+		if colonAt < len(line) && line[colonAt] == ':' {
+			valAt = skipJSONSpace(line, colonAt+1)
+		}
+		tok, err = dec.Token()
+		if err != nil {
+			if valAt == colonAt {
+				return fail(colonAt, name, `invalid JSON: want ":" after the key`)
 			}
-			name := fieldName(idx)
-			if r.valCol[idx] != 0 {
-				return fail(keyAt, "", fmt.Sprintf("duplicate key %q", name))
+			return fail(valAt, name, "invalid JSON value: "+jsonErrorText(err, line, valAt))
+		}
+		r.valCol[idx] = valAt + 1
+		var text string
+		switch v := tok.(type) {
+		case string:
+			if hasBad(valAt, offset()) {
+				return fail(valAt, name, "invalid JSON value: string is not valid UTF-8")
 			}
-			s.skipSpace()
-			if !s.eat(':') {
-				return fail(s.i, name, `invalid JSON: want ":" after the key`)
+			text = v
+		case json.Number:
+			// A digit right after a number means it began with "0" or "-0"
+			// and the tokenizer ended it there; JSON forbids leading zeros.
+			if end := offset(); end < len(line) && isDigit(line[end]) {
+				return fail(valAt, name, "invalid JSON value: number with a leading zero")
 			}
-			s.skipSpace()
-			valAt := s.i
-			r.valCol[idx] = valAt + 1
-			kind, text, msg := s.value()
-			if msg != "" {
-				return fail(valAt, name, "invalid JSON value: "+msg)
+			if !numberAllowed(idx) {
+				return fail(valAt, name, "got "+v.String()+"; want a JSON string")
 			}
-			switch {
-			case kind == jsonString:
-			case kind == jsonNumber && numberAllowed(idx):
-				// Keep the literal text, never a float64: 0.10 stays "0.10".
-			case numberAllowed(idx):
-				return fail(valAt, name, "got "+text+"; want a JSON string or number")
-			default:
-				return fail(valAt, name, "got "+text+"; want a JSON string")
+			text = v.String() // the literal text, never a float64: 0.10 stays "0.10"
+		default:
+			got := jsonKind(tok)
+			if numberAllowed(idx) {
+				return fail(valAt, name, "got "+got+"; want a JSON string or number")
 			}
-			if idx == fBillMonth {
-				if text != "" {
-					m, err := ParseMonth(text)
-					if err != nil {
-						return fail(valAt, name, err.Error())
-					}
-					row.BillMonth = m
+			return fail(valAt, name, "got "+got+"; want a JSON string")
+		}
+		if idx == fBillMonth {
+			if text != "" {
+				m, err := ParseMonth(text)
+				if err != nil {
+					return fail(valAt, name, err.Error())
 				}
-			} else {
-				*row.ref(idx) = text
+				row.BillMonth = m
 			}
-			s.skipSpace()
-			if s.eat('}') {
-				break
-			}
-			if !s.eat(',') {
-				return fail(s.i, "", `invalid JSON: want "," or "}" after a value`)
-			}
+		} else {
+			*row.ref(idx) = text
 		}
 	}
-	s.skipSpace()
-	if s.i < len(s.b) {
-		return fail(s.i, "", "unexpected text after the JSON object; want one object per line")
+	at := skipJSONSpace(line, offset())
+	if _, err := dec.Token(); err != io.EOF {
+		return fail(at, "", "unexpected text after the JSON object; want one object per line")
 	}
 	return row, nil
 }
@@ -548,132 +577,54 @@ func numberAllowed(idx int) bool {
 	return idx < numFields && (rules[idx].kind == kindDecimal || rules[idx].kind == kindUIN)
 }
 
-// jsonScanner walks one line of JSON.
-type jsonScanner struct {
-	b []byte
-	i int
+// jsonKind describes a token that is not a string or number, for messages.
+// Objects and arrays come as their opening [json.Delim]; the line is
+// rejected before the rest of them is read.
+func jsonKind(tok json.Token) string {
+	switch v := tok.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return strconv.FormatBool(v)
+	case json.Delim:
+		if v == '[' {
+			return "an array"
+		}
+		return "an object"
+	}
+	return fmt.Sprint(tok)
 }
 
-func (s *jsonScanner) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
+// jsonErrorText explains a tokenizer error for the key or value starting
+// at offset at. The end of the line comes as io.EOF or io.ErrUnexpectedEOF.
+func jsonErrorText(err error, line []byte, at int) string {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if at < len(line) && line[at] == '"' {
+			return "unterminated string"
+		}
+		return "unexpected end of line"
 	}
-	return 0
+	return err.Error() // a *json.SyntaxError: "invalid character ..."
 }
 
-func (s *jsonScanner) eat(c byte) bool {
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
+// skipJSONSpace returns the offset of the first byte at or after i that is
+// not JSON white space.
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
 	}
-	return false
+	return i
 }
 
-func (s *jsonScanner) skipSpace() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\r', '\n':
-			s.i++
-		default:
-			return
+// invalidUTF8At returns the offset of the first byte of b that does not
+// begin a valid UTF-8 sequence, or -1 if there is none.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		c, size := utf8.DecodeRune(b[i:])
+		if c == utf8.RuneError && size == 1 {
+			return i
 		}
+		i += size
 	}
-}
-
-// value scans one JSON value. For a string it returns the decoded text, for
-// a number its literal text, and otherwise a description ("null", "an
-// object", …) for the error message. msg is non-empty on a syntax error.
-func (s *jsonScanner) value() (kind int, text, msg string) {
-	switch c := s.peek(); {
-	case c == '"':
-		text, msg = s.str()
-		return jsonString, text, msg
-	case c == '-' || isDigit(c):
-		text, msg = s.number()
-		return jsonNumber, text, msg
-	case c == '{':
-		return jsonOther, "an object", ""
-	case c == '[':
-		return jsonOther, "an array", ""
-	}
-	for _, lit := range []string{"null", "true", "false"} {
-		if bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
-			s.i += len(lit)
-			return jsonOther, lit, ""
-		}
-	}
-	return jsonOther, "", "want a string, number, or literal"
-}
-
-// str scans a JSON string starting at its opening quote and decodes it.
-// Invalid UTF-8 is an error rather than being replaced with U+FFFD as
-// encoding/json would, because a field must come back exactly as sent. (A
-// lone UTF-16 surrogate escape such as \ud800 still decodes to U+FFFD:
-// there is no exact UTF-8 text for it.)
-func (s *jsonScanner) str() (string, string) {
-	start := s.i
-	s.i++ // opening quote
-	escaped := false
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			s.i++
-			raw := s.b[start:s.i]
-			if !utf8.Valid(raw) {
-				return "", "string is not valid UTF-8"
-			}
-			if !escaped {
-				return string(raw[1 : len(raw)-1]), ""
-			}
-			var v string
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return "", err.Error()
-			}
-			return v, ""
-		case c == '\\':
-			escaped = true
-			if s.i+1 >= len(s.b) || !strings.ContainsRune(`"\/bfnrtu`, rune(s.b[s.i+1])) {
-				return "", "invalid escape in string"
-			}
-			s.i += 2
-		case c < 0x20:
-			return "", "control character in string; escape it"
-		default:
-			s.i++
-		}
-	}
-	return "", "unterminated string"
-}
-
-// number scans a JSON number and returns its literal text.
-func (s *jsonScanner) number() (string, string) {
-	start := s.i
-	digits := func() int {
-		n := 0
-		for s.i < len(s.b) && isDigit(s.b[s.i]) {
-			s.i++
-			n++
-		}
-		return n
-	}
-	s.eat('-')
-	if s.eat('0') {
-		if isDigit(s.peek()) {
-			return "", "number with a leading zero"
-		}
-	} else if digits() == 0 {
-		return "", "want digits after '-'"
-	}
-	if s.eat('.') && digits() == 0 {
-		return "", "want digits after '.'"
-	}
-	if s.eat('e') || s.eat('E') {
-		if !s.eat('+') {
-			s.eat('-')
-		}
-		if digits() == 0 {
-			return "", "want digits in the exponent"
-		}
-	}
-	return string(s.b[start:s.i]), ""
+	return -1
 }

@@ -343,6 +343,10 @@ func TestJSONLReaderErrors(t *testing.T) {
 	bigLine := withJSON(`"ComponentUsage":123456789012345678901234.5`)
 	uinLine := strings.Replace(jsonGood, "800000448824", "-5", 1)
 	timeLine := strings.Replace(jsonGood, "2024-03-01 10:00:00", "2024-03-01", 1)
+	// After "invalid JSON value: " the text of a syntax error is
+	// encoding/json's own, which differs between its v1 and v2
+	// (GOEXPERIMENT=jsonv2) implementations, so those cases pin only the
+	// position and our part of the message.
 	tests := []struct {
 		name  string
 		input string
@@ -391,10 +395,30 @@ func TestJSONLReaderErrors(t *testing.T) {
 		{"unterminated string", `{"Id":"a}`,
 			posErr{"in", 1, 7, "Id", "Id: invalid JSON value: unterminated string"}},
 		{"bad escape", `{"Id":"a\q"}`,
-			posErr{"in", 1, 7, "Id", "Id: invalid JSON value: invalid escape in string"}},
+			posErr{"in", 1, 7, "Id", "in:1:7: Id: invalid JSON value: "}},
 		{"raw control character", "{\"Id\":\"a\tb\"}",
-			posErr{"in", 1, 7, "Id", "control character in string"}},
+			posErr{"in", 1, 7, "Id", "in:1:7: Id: invalid JSON value: "}},
 		{"leading zero", `{"TotalCost":01}`,
+			posErr{"in", 1, 14, "TotalCost", "number with a leading zero"}},
+		{"bad literal", `{"Id":nul}`,
+			posErr{"in", 1, 7, "Id", "in:1:7: Id: invalid JSON value: "}},
+		{"bad number", `{"TotalCost":-}`,
+			posErr{"in", 1, 14, "TotalCost", "in:1:14: TotalCost: invalid JSON value: "}},
+		{"missing value", `{"Id":}`,
+			posErr{"in", 1, 7, "Id", "in:1:7: Id: invalid JSON value: "}},
+		{"line ends after the colon", `{"Id":`,
+			posErr{"in", 1, 7, "Id", "Id: invalid JSON value: unexpected end of line"}},
+		{"unterminated key", `{"Id`,
+			posErr{"in", 1, 2, "", "in:1:2: invalid JSON key: unterminated string"}},
+		{"invalid UTF-8 in a key", `{"I` + "\xff" + `d":"a"}`,
+			posErr{"in", 1, 2, "", "in:1:2: invalid JSON key: string is not valid UTF-8"}},
+		{"invalid UTF-8 outside a string", `{"Id":"a"` + "\xff}",
+			posErr{"in", 1, 10, "", `in:1:10: invalid JSON: want "," or "}" after a value`}},
+		{"missing comma", `{"Id":"a" "Currency":"USD"}`,
+			posErr{"in", 1, 11, "", `in:1:11: invalid JSON: want "," or "}" after a value`}},
+		{"trailing comma", `{"Id":"a",}`,
+			posErr{"in", 1, 11, "", "in:1:11: invalid JSON: want a key in double quotes"}},
+		{"negative leading zero", `{"TotalCost":-01}`,
 			posErr{"in", 1, 14, "TotalCost", "number with a leading zero"}},
 		{"missing colon", `{"Id" "a"}`,
 			posErr{"in", 1, 7, "Id", `want ":" after the key`}},
@@ -402,6 +426,8 @@ func TestJSONLReaderErrors(t *testing.T) {
 			posErr{"in", 1, 2, "", "want a key in double quotes"}},
 		{"trailing text", `{"Id":"a"} {}`,
 			posErr{"in", 1, 12, "", "in:1:12: unexpected text after the JSON object"}},
+		{"second object", `{"Id":"a"}}`,
+			posErr{"in", 1, 11, "", "in:1:11: unexpected text after the JSON object"}},
 		{"error on a later line", "\n" + jsonGood + "\n\n" + `{"Id":1}`,
 			posErr{"in", 4, 7, "Id", "in:4:7: Id: got 1; want a JSON string"}},
 	}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestImportIsAtomicPerFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.csv")
+	cli(t, dir, "ledger", "synth", "--customers", "1", "--rows-per-customer", "20", "--month", "2024-12", "--out", good)
+
+	// bad.csv: three good rows, then a malformed amount on line 5.
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	header := strings.Split(strings.TrimSpace(lines[0]), ",")
+	col := 0
+	for i, h := range header {
+		if h == "TotalCost" {
+			col = i
+		}
+	}
+	badLines := []string{lines[0]}
+	for i, l := range lines[1:5] {
+		// New Ids so the good file's rows do not collide with these.
+		fields := strings.Split(l, ",")
+		for j, h := range header {
+			if h == "Id" {
+				fields[j] = "55500" + string(rune('0'+i))
+			}
+			if i == 3 && j == col {
+				fields[j] = "1.5e3"
+			}
+		}
+		badLines = append(badLines, strings.Join(fields, ","))
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte(strings.Join(badLines, "")), 0o644)
+
+	jsonl := filepath.Join(dir, "items.jsonl")
+	os.WriteFile(jsonl, []byte(`{"Id":"j1","PayerAccountId":800000400309,"OwnerAccountId":"800000000777","TransactionTime":"2024-12-05 10:00:00","Currency":"USD","OriginalCost":1.000000000001,"TotalAmountAfterDiscount":"1","VoucherDeduction":0,"TotalCost":"1","InstanceName":"名前"}`+"\n"), 0o644)
+
+	out, errOut, err := cliResult(dir, "ledger", "import", bad, good, jsonl)
+	if err == nil {
+		t.Fatal("import with a bad file exited 0")
+	}
+	if !regexp.MustCompile(regexp.QuoteMeta(bad) + `:5:\d+: TotalCost`).MatchString(errOut) {
+		t.Errorf("error does not name file, line 5, column and field:\n%s", errOut)
+	}
+	for _, want := range []string{"not loaded " + bad, "loaded " + good + ": 20 rows", "loaded " + jsonl + ": 1 rows"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	db := openDB(t, dir)
+	if n := countRows(t, db, `SELECT count(*) FROM line_items WHERE Id LIKE '55500%'`); n != 0 {
+		t.Errorf("the bad file left %d rows behind", n)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM line_items`); n != 21 {
+		t.Errorf("ledger holds %d rows, want 21", n)
+	}
+	var cost string
+	db.QueryRow(`SELECT OriginalCost FROM line_items WHERE Id = 'j1'`).Scan(&cost)
+	if cost != "1.000000000001" {
+		t.Errorf("JSON number stored as %q", cost)
+	}
+
+	// Importing again changes nothing; the same Id with new content is refused.
+	out = cli(t, dir, "ledger", "import", good)
+	if !strings.Contains(out, "0 added, 20 already in the ledger") {
+		t.Errorf("re-import: %s", out)
+	}
+	changed := strings.Replace(string(data), ",USD,", ",EUR,", 1)
+	os.WriteFile(bad, []byte(changed), 0o644)
+	_, errOut, err = cliResult(dir, "ledger", "import", bad)
+	if err == nil || !strings.Contains(errOut, "Currency") || !regexp.MustCompile(regexp.QuoteMeta(bad)+`:2:`).MatchString(errOut) {
+		t.Errorf("conflicting re-import: err %v, stderr %s", err, errOut)
+	}
+	if n := countRows(t, db, `SELECT count(*) FROM line_items`); n != 21 {
+		t.Errorf("after a refused import the ledger holds %d rows, want 21", n)
+	}
+}
+
+func TestCLIErrorsSayWhatIsWrong(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"account", "create", "--role", "admin"}, "unknown role"},
+		{[]string{"account", "create", "--role", "end-customer", "--uin", "12a"}, "--uin"},
+		{[]string{"account", "create", "--role", "end-customer", "--reseller", "800000000001"}, "no such account"},
+		{[]string{"account", "create", "--role", "reseller", "--reseller", "800000000001"}, "cannot have one"},
+		{[]string{"key", "create", "--uin", "800000000001"}, "no such account"},
+		{[]string{"key", "disable", "AKIDnope"}, "no key"},
+		{[]string{"--database", "postgres://u:secret@db/x", "account", "list"}, "not supported"},
+		{[]string{"serve", "--storage", "s3://bucket", "--addr", "127.0.0.1:0"}, "not supported"},
+		{[]string{"ledger", "import", "x.xlsx"}, ".csv"},
+		{[]string{"ledger", "synth", "--month", "2024-13"}, "--month"},
+	}
+	for _, c := range cases {
+		_, errOut, err := cliResult(dir, c.args...)
+		if err == nil || !strings.Contains(err.Error()+errOut, c.want) {
+			t.Errorf("partnerbill %v: err %v, want one mentioning %q", c.args, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("partnerbill %v: the error shows a password: %v", c.args, err)
+		}
+	}
+}
+
+func TestGlobalFlagsAnywhereAndEnvTwins(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var o, e strings.Builder
+	// The flag after the subcommand.
+	if err := run(context.Background(), []string{"account", "create", "--role", "reseller", "--data-dir", dir}, testEnv, nil, &o, &e); err != nil {
+		t.Fatal(err)
+	}
+	var k key
+	if err := json.Unmarshal([]byte(o.String()), &k); err != nil || !regexp.MustCompile(`^AKID[A-Za-z0-9]{32}$`).MatchString(k.SecretId) || len(k.SecretKey) != 32 || k.Role != "reseller" {
+		t.Fatalf("account create printed %q", o.String())
+	}
+	// The environment twin.
+	o.Reset()
+	env := func(name string) string {
+		if name == "PARTNERBILL_DATA_DIR" {
+			return dir
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"account", "list"}, env, nil, &o, &e); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(o.String(), k.Uin) {
+		t.Errorf("account list via PARTNERBILL_DATA_DIR: %q", o.String())
+	}
+	if strings.Contains(o.String(), k.SecretKey) {
+		t.Error("account list shows a SecretKey")
+	}
+}
+
+func TestSecondServerOnOneFolderIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	startServer(t, dir)
+	_, _, err := cliResult(dir, "serve", "--addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "another partnerbill serve") {
+		t.Fatalf("second serve: %v", err)
+	}
+}
