@@ -159,3 +159,31 @@ func TestSecondServerOnOneFolderIsRefused(t *testing.T) {
 		t.Fatalf("second serve: %v", err)
 	}
 }
+
+func TestSynthCreatesAccountsThatCanFetchTheirBills(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "synth.csv")
+	srv := startServer(t, dir)
+	// Accounts and line items made while the server runs are seen at once.
+	keys := cli(t, dir, "ledger", "synth", "--customers", "3", "--rows-per-customer", "10", "--month", "2024-12", "--out", out, "--create-accounts")
+	lines := strings.Split(strings.TrimSpace(keys), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("--create-accounts printed %d keys, want 3:\n%s", len(lines), keys)
+	}
+	cli(t, dir, "ledger", "import", out)
+	for _, l := range lines {
+		var k key
+		if err := json.Unmarshal([]byte(l), &k); err != nil || k.Role != "end-customer" {
+			t.Fatalf("key line %q: %v", l, err)
+		}
+		_, recs := download(t, waitReady(t, srv.Host, k, "2024-12", "L3"))
+		if len(recs) != 11 {
+			t.Errorf("customer %s: %d records, want header + 10", k.Uin, len(recs))
+		}
+	}
+	// Running it again creates nobody new.
+	if again := cli(t, dir, "ledger", "synth", "--customers", "3", "--rows-per-customer", "10", "--month", "2024-12", "--out", out, "--create-accounts"); strings.TrimSpace(again) != "" {
+		t.Errorf("second --create-accounts printed %q", again)
+	}
+}
