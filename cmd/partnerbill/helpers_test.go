@@ -95,6 +95,13 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// String returns what was written so far.
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
 // startServer runs serve in this process on a loopback port; the test's
 // cleanup stops it and checks that it stopped cleanly.
 func startServer(t testing.TB, dataDir string, extra ...string) *server {
@@ -111,7 +118,7 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	case u = <-found:
 	case err := <-done:
 		cancel()
-		t.Fatalf("serve exited: %v\n%s", err, errOut.buf.String())
+		t.Fatalf("serve exited: %v\n%s", err, errOut.String())
 	case <-time.After(20 * time.Second):
 		cancel()
 		t.Fatal("serve did not print its address within 20s")
@@ -134,7 +141,7 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 		if err := s.stop(); err != nil {
 			t.Errorf("stop: %v", err)
 		}
-		if strings.Contains(errOut.buf.String(), "SecretKey") {
+		if strings.Contains(errOut.String(), "SecretKey") {
 			t.Error("the server log mentions a SecretKey")
 		}
 	})
@@ -165,7 +172,7 @@ func startChild(t testing.TB, dataDir string) *child {
 	case u := <-found:
 		return &child{cmd: cmd, URL: u, Host: strings.TrimPrefix(u, "http://"), logs: logs}
 	case <-time.After(20 * time.Second):
-		t.Fatalf("child did not start:\n%s", logs.buf.String())
+		t.Fatalf("child did not start:\n%s", logs.String())
 	}
 	return nil
 }

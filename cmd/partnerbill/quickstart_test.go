@@ -35,7 +35,7 @@ func TestDemoCurlSnippetWorks(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve --demo did not start")
 	}
-	text := out.buf.String()
+	text := out.String()
 	start := strings.Index(text, "  ID=")
 	end := strings.Index(text, "; echo")
 	if start < 0 || end < 0 {

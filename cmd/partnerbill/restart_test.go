@@ -58,7 +58,7 @@ func TestBuildSurvivesStopAndKill(t *testing.T) {
 		err := c.cmd.Wait()
 		if tc.sig == syscall.SIGTERM {
 			if err != nil || time.Since(start) > 10*time.Second {
-				t.Fatalf("SIGTERM mid-build: exit %v after %v, want 0 within 10 s\n%s", err, time.Since(start), c.logs.buf.String())
+				t.Fatalf("SIGTERM mid-build: exit %v after %v, want 0 within 10 s\n%s", err, time.Since(start), c.logs.String())
 			}
 		}
 		noFileYet(t, w.dir, w.a.Uin, tc.fileType)
@@ -74,7 +74,6 @@ func TestBuildSurvivesStopAndKill(t *testing.T) {
 			compareRecords(t, l2Header, recs, expectedL2(mine))
 		}
 		c.cmd.Process.Signal(syscall.SIGTERM)
-		t.Logf("%s after restart:\n%s", tc.fileType, c.logs.buf.String())
 		if err := c.cmd.Wait(); err != nil {
 			t.Fatalf("stop after the build: %v", err)
 		}
