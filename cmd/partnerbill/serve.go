@@ -111,7 +111,7 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 
 	jo := o.jobOptions
 	jo.Logger = logger
-	queue, err := job.NewQueue(ctx, riverDB, st, files, jo)
+	queue, err := job.NewSQLiteQueue(ctx, riverDB, st, files, jo)
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { files.Close() })
-	q, err := job.NewQueue(ctx, riverDB, st, files, job.Options{RetryPolicy: fastRetry{}, Logger: logger})
+	q, err := job.NewSQLiteQueue(ctx, riverDB, st, files, job.Options{RetryPolicy: fastRetry{}, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -142,54 +145,112 @@ func (b *Builder) build(ctx context.Context, a BuildArgs) error {
 // Options tunes a Queue; the zero value means the defaults.
 type Options struct {
 	// BuildTimeout bounds one build attempt; default 30 minutes. A build
-	// still marked running RescueAfter past its start (a crashed process)
-	// is retried.
+	// still marked running five minutes past that (its process died) is
+	// retried by River's rescuer.
 	BuildTimeout time.Duration
-	// Workers is how many builds run at once; default 2.
+	// Workers is how many builds run at once in this process; default 2.
 	Workers int
 	// RetryPolicy replaces RetryPolicy{}, for tests.
 	RetryPolicy river.ClientRetryPolicy
 	// Logger receives build outcomes; nil discards them.
 	Logger *slog.Logger
+	// NoMigrate skips River's migrations (run them with MigrateSQLite or
+	// MigratePostgres beforehand).
+	NoMigrate bool
 }
 
-// Queue queues and runs builds on the embedded SQLite database.
-type Queue struct {
-	client *river.Client[*sql.Tx]
-	driver *riversqlite.Driver
+func (o *Options) defaults() {
+	if o.BuildTimeout <= 0 {
+		o.BuildTimeout = 30 * time.Minute
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.RetryPolicy == nil {
+		o.RetryPolicy = RetryPolicy{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Queue queues and runs builds with River, on the database of TTx: SQLite
+// (*sql.Tx) embedded, PostgreSQL (pgx.Tx) scaled out.
+type Queue[TTx any] struct {
+	client *river.Client[TTx]
+	driver riverdriver.Driver[TTx]
 	logger *slog.Logger
 }
 
-// NewQueue sets up River on riverDB, a pool with a single connection
+// NewSQLiteQueue sets up River on riverDB, a pool with a single connection
 // reserved for River (long builds stream the ledger through the store's
-// own pool and never hold it), and migrates River's tables.
-func NewQueue(ctx context.Context, riverDB *sql.DB, st store.Store, files *filestore.Store, opts Options) (*Queue, error) {
-	if opts.BuildTimeout <= 0 {
-		opts.BuildTimeout = 30 * time.Minute
-	}
-	if opts.Workers <= 0 {
-		opts.Workers = 2
-	}
-	if opts.RetryPolicy == nil {
-		opts.RetryPolicy = RetryPolicy{}
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+// own pool and never hold it), migrating River's tables unless
+// opts.NoMigrate.
+func NewSQLiteQueue(ctx context.Context, riverDB *sql.DB, st store.Store, files *filestore.Store, opts Options) (*Queue[*sql.Tx], error) {
+	opts.defaults()
 	driver := riversqlite.New(riverDB)
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(logger)})
+	if !opts.NoMigrate {
+		if err := MigrateSQLite(ctx, riverDB, opts.Logger); err != nil {
+			return nil, err
+		}
+	}
+	return newQueue(driver, "", st, files, opts)
+}
+
+// MigrateSQLite applies River's migrations to the SQLite database.
+func MigrateSQLite(ctx context.Context, riverDB *sql.DB, logger *slog.Logger) error {
+	migrator, err := rivermigrate.New(riversqlite.New(riverDB), &rivermigrate.Config{Logger: quiet(logger)})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("migrate job queue: %w", err)
+		return fmt.Errorf("migrate job queue: %w", err)
 	}
+	return nil
+}
+
+// NewPostgresQueue sets up River on the PostgreSQL pool the store uses, in
+// schema ("" for the search path), migrating River's tables unless
+// opts.NoMigrate. Every replica runs one; River spreads the builds over
+// them.
+func NewPostgresQueue(ctx context.Context, pool *pgxpool.Pool, schema string, st store.Store, files *filestore.Store, opts Options) (*Queue[pgx.Tx], error) {
+	opts.defaults()
+	if !opts.NoMigrate {
+		if err := MigratePostgres(ctx, pool, schema, opts.Logger); err != nil {
+			return nil, err
+		}
+	}
+	return newQueue(riverpgxv5.New(pool), schema, st, files, opts)
+}
+
+// MigratePostgres applies River's migrations in one transaction that holds
+// an advisory lock, so replicas starting at once migrate one at a time.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string, logger *slog.Logger) error {
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: quiet(logger), Schema: schema})
+	if err != nil {
+		return err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate job queue: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('partnerbill river migrate ' || $1))`, schema); err != nil {
+		return fmt.Errorf("migrate job queue: lock: %w", err)
+	}
+	if _, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate job queue: %w", err)
+	}
+	return tx.Commit(ctx)
+}
+
+func newQueue[TTx any](driver riverdriver.Driver[TTx], schema string, st store.Store, files *filestore.Store, opts Options) (*Queue[TTx], error) {
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &Builder{store: st, files: files, timeout: opts.BuildTimeout, logger: logger})
+	river.AddWorker(workers, &Builder{store: st, files: files, timeout: opts.BuildTimeout, logger: opts.Logger})
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
 		Workers:           workers,
+		Schema:            schema,
 		FetchPollInterval: 200 * time.Millisecond,
 		FetchCooldown:     100 * time.Millisecond,
 		JobTimeout:        opts.BuildTimeout,
@@ -197,12 +258,12 @@ func NewQueue(ctx context.Context, riverDB *sql.DB, st store.Store, files *files
 		// process that died: River's rescuer retries it.
 		RescueStuckJobsAfter: opts.BuildTimeout + 5*time.Minute,
 		RetryPolicy:          opts.RetryPolicy,
-		Logger:               quiet(logger),
+		Logger:               quiet(opts.Logger),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Queue{client: client, driver: driver, logger: logger}, nil
+	return &Queue[TTx]{client: client, driver: driver, logger: opts.Logger}, nil
 }
 
 // quiet passes River's own logging on at warning level and above.
@@ -221,7 +282,7 @@ func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
 
 // Enqueue queues a build unless an identical one is already queued,
 // running or done.
-func (q *Queue) Enqueue(ctx context.Context, a BuildArgs) error {
+func (q *Queue[TTx]) Enqueue(ctx context.Context, a BuildArgs) error {
 	if _, err := q.client.Insert(ctx, a, nil); err != nil {
 		return fmt.Errorf("queue build: %w", err)
 	}
@@ -235,17 +296,17 @@ func (q *Queue) Enqueue(ctx context.Context, a BuildArgs) error {
 // queue: the embedded server holds the data folder's lock when it calls
 // this. (River's own rescuer would do the same, but only RescueAfter
 // later.)
-func (q *Queue) RescueOrphans(ctx context.Context) (int, error) {
+func (q *Queue[TTx]) RescueOrphans(ctx context.Context) (int, error) {
 	exec := q.driver.GetExecutor()
 	now := time.Now()
-	stuck, err := exec.JobGetStuck(ctx, &riverdriver.JobGetStuckParams{Max: 10_000, StuckHorizon: now.Add(time.Second)})
+	stuck, err := exec.JobGetStuck(ctx, &riverdriver.JobGetStuckParams{Max: 10_000, StuckHorizon: now.Add(time.Second), Schema: q.client.Schema()})
 	if err != nil {
 		return 0, fmt.Errorf("find orphaned builds: %w", err)
 	}
 	if len(stuck) == 0 {
 		return 0, nil
 	}
-	p := &riverdriver.JobRescueManyParams{StuckHorizon: now.Add(time.Second)}
+	p := &riverdriver.JobRescueManyParams{StuckHorizon: now.Add(time.Second), Schema: q.client.Schema()}
 	for _, j := range stuck {
 		e, _ := json.Marshal(rivertype.AttemptError{At: now, Attempt: j.Attempt, Error: "partnerbill stopped during this build; retried after restart"})
 		p.ID = append(p.ID, j.ID)
@@ -261,11 +322,11 @@ func (q *Queue) RescueOrphans(ctx context.Context) (int, error) {
 }
 
 // Start starts working builds in the background.
-func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+func (q *Queue[TTx]) Start(ctx context.Context) error { return q.client.Start(ctx) }
 
 // Stop cancels running builds (they are retried after a restart) and
 // waits for the workers to return, or for ctx.
-func (q *Queue) Stop(ctx context.Context) error {
+func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	err := q.client.StopAndCancel(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("job queue did not stop in time: %w", err)

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ type bundle struct {
 	dir   string
 	store *sqlitestore.DB
 	files *filestore.Store
-	queue *Queue
+	queue *Queue[*sql.Tx]
 	ff    *Files
 }
 
@@ -54,7 +55,7 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { files.Close() })
-	q, err := NewQueue(ctx, riverDB, st, files, Options{RetryPolicy: fastRetry{}})
+	q, err := NewSQLiteQueue(ctx, riverDB, st, files, Options{RetryPolicy: fastRetry{}})
 	if err != nil {
 		t.Fatal(err)
 	}
