@@ -103,8 +103,9 @@ func TestCLIErrorsSayWhatIsWrong(t *testing.T) {
 		{[]string{"account", "create", "--role", "reseller", "--reseller", "800000000001"}, "cannot have one"},
 		{[]string{"key", "create", "--uin", "800000000001"}, "no such account"},
 		{[]string{"key", "disable", "AKIDnope"}, "no key"},
-		{[]string{"--database", "postgres://u:secret@db/x", "account", "list"}, "not supported"},
-		{[]string{"serve", "--storage", "s3://bucket", "--addr", "127.0.0.1:0"}, "not supported"},
+		{[]string{"--database", "mysql://u:secret@db/x", "account", "list"}, "not supported"},
+		{[]string{"serve", "--storage", "gs://bucket", "--addr", "127.0.0.1:0"}, "not supported"},
+		{[]string{"serve", "--storage", "s3://AKIDsecret:secret@bucket", "--addr", "127.0.0.1:0"}, "credentials"},
 		{[]string{"ledger", "import", "x.xlsx"}, ".csv"},
 		{[]string{"ledger", "synth", "--month", "2024-13"}, "--month"},
 	}

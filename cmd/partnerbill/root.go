@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/partnerbill/partnerbill/internal/store"
+	"github.com/partnerbill/partnerbill/internal/store/pgstore"
 	"github.com/partnerbill/partnerbill/internal/store/sqlitestore"
 )
 
@@ -51,6 +53,7 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		accountCommand(cfg),
 		keyCommand(cfg),
 		ledgerCommand(cfg),
+		migrateCommand(cfg),
 	)
 	return root.ExecuteContext(ctx)
 }
@@ -62,21 +65,37 @@ func envOr(getenv env, name, def string) string {
 	return def
 }
 
-// databasePath checks the database setting and returns the SQLite file to
-// open. Only the embedded database exists in this build; anything else is
-// refused, never silently replaced by it.
-func (c *Config) databasePath() (string, error) {
+// dbKind is which database a Config names.
+type dbKind int
+
+const (
+	dbSQLite dbKind = iota
+	dbPostgres
+)
+
+// database checks the database setting: empty means SQLite in the data
+// folder, postgres:// or postgresql:// a PostgreSQL server. Anything else
+// is refused, never silently replaced by the default.
+func (c *Config) database() (dbKind, error) {
 	if c.DataDir == "" {
-		return "", errors.New("--data-dir must not be empty")
+		return 0, errors.New("--data-dir must not be empty")
 	}
-	if c.Database != "" {
-		u, err := url.Parse(c.Database)
-		scheme := ""
-		if err == nil {
-			scheme = u.Scheme
-		}
-		return "", fmt.Errorf("--database %q (scheme %q) is not supported by this build: leave it empty to use SQLite in the data folder", redact(c.Database), scheme)
+	if c.Database == "" {
+		return dbSQLite, nil
 	}
+	u, err := url.Parse(c.Database)
+	if err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		return dbPostgres, nil
+	}
+	scheme := ""
+	if err == nil {
+		scheme = u.Scheme
+	}
+	return 0, fmt.Errorf("--database %q (scheme %q) is not supported: use postgres://USER@HOST:PORT/DB, or leave it empty for SQLite in the data folder", redact(c.Database), scheme)
+}
+
+// sqlitePath returns the embedded database file, creating the data folder.
+func (c *Config) sqlitePath() (string, error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return "", fmt.Errorf("data folder: %w", err)
 	}
@@ -92,9 +111,17 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
-// openStore opens the configured store, applying migrations.
-func (c *Config) openStore(ctx context.Context) (*sqlitestore.DB, error) {
-	path, err := c.databasePath()
+// openStore opens the configured store for an admin command, applying
+// migrations.
+func (c *Config) openStore(ctx context.Context) (store.Store, error) {
+	kind, err := c.database()
+	if err != nil {
+		return nil, err
+	}
+	if kind == dbPostgres {
+		return pgstore.Open(ctx, c.Database, nil)
+	}
+	path, err := c.sqlitePath()
 	if err != nil {
 		return nil, err
 	}

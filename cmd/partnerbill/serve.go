@@ -13,13 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/partnerbill/partnerbill/internal/filestore"
 	"github.com/partnerbill/partnerbill/internal/gateway"
 	"github.com/partnerbill/partnerbill/internal/job"
+	"github.com/partnerbill/partnerbill/internal/metrics"
 	"github.com/partnerbill/partnerbill/internal/ratelimit"
-	"github.com/partnerbill/partnerbill/internal/store/sqlitestore"
 )
 
 // serveOptions are serve's own flags.
@@ -29,6 +30,10 @@ type serveOptions struct {
 	anyService bool
 	demo       bool
 	logFormat  string
+	noMigrate  bool
+	redisURL   string
+	// buildTimeout bounds one build attempt.
+	buildTimeout time.Duration
 	// jobOptions lets tests shorten retries; flags do not set it.
 	jobOptions job.Options
 	// nowFunc lets tests move the clock; nil is time.Now.
@@ -52,6 +57,11 @@ func serveCommand(cfg *Config, getenv env) *cobra.Command {
 		"accept TC3 signatures whatever service their credential scope names; for local clients that derive it from a bare IP endpoint (the Node SDK)")
 	f.BoolVar(&o.demo, "demo", false, "create a demo end customer with last month's synthetic bill and print ready-to-paste calls")
 	f.StringVar(&o.logFormat, "log-format", "text", "request log format: text or json (on stderr)")
+	f.StringVar(&o.redisURL, "redis", getenv("PARTNERBILL_REDIS"),
+		"redis://HOST:PORT/DB shared by all replicas for the rate limit; empty keeps it in this process (env PARTNERBILL_REDIS)")
+	f.BoolVar(&o.noMigrate, "no-migrate", false, "do not apply migrations at start (run partnerbill migrate first)")
+	f.DurationVar(&o.buildTimeout, "build-timeout", 30*time.Minute,
+		"longest a bill file build may run; a build left running by a dead replica is retried this long plus 5 minutes after it started")
 	return cmd
 }
 
@@ -68,28 +78,20 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
-	dbPath, err := cfg.databasePath()
+	kind, err := cfg.database()
 	if err != nil {
 		return err
 	}
-	unlock, err := lockDataDir(cfg.DataDir)
-	if err != nil {
-		return err
+	if kind == dbSQLite {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data folder: %w", err)
+		}
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
-
-	st, err := sqlitestore.Open(ctx, dbPath, &sqlitestore.Options{MaxConns: 4})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	// River gets a pool of its own: a long build streams the ledger through
-	// the store's pool and never holds River's only connection.
-	riverDB, err := sqlitestore.OpenPool(dbPath, 1)
-	if err != nil {
-		return err
-	}
-	defer riverDB.Close()
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -109,16 +111,29 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 	}
 	defer files.Close()
 
-	jo := o.jobOptions
-	jo.Logger = logger
-	queue, err := job.NewSQLiteQueue(ctx, riverDB, st, files, jo)
+	m := metrics.New()
+	limiter, closeLimiter, err := openLimiter(o.redisURL, logger, m)
 	if err != nil {
 		return err
 	}
-	if n, err := queue.RescueOrphans(ctx); err != nil {
+	defer closeLimiter()
+
+	jo := o.jobOptions
+	jo.Logger = logger
+	jo.Metrics = m
+	jo.BuildTimeout = o.buildTimeout
+	be, err := cfg.openBackend(ctx, files, jo, o.noMigrate)
+	if err != nil {
 		return err
-	} else if n > 0 {
-		logger.Info("resuming builds interrupted by the last stop", "builds", n)
+	}
+	defer be.close()
+	st, queue := be.store, be.queue
+	if be.exclusive {
+		if n, err := queue.RescueOrphans(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			logger.Info("resuming builds interrupted by the last stop", "builds", n)
+		}
 	}
 	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
@@ -128,13 +143,14 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 		Accounts:   st,
 		Files:      &job.Files{Store: st, Queue: queue},
 		Links:      files,
-		Limiter:    ratelimit.NewLocal(),
+		Limiter:    limiter,
 		Logger:     logger,
+		Metrics:    m,
 		AnyService: o.anyService,
 		NowFunc:    o.nowFunc,
 	})
 	srv := &http.Server{
-		Handler:           gateway.Routes(gw, filestore.DownloadPath, downloadDeadline(files.Handler()), st.Ping),
+		Handler:           gateway.Routes(gw, filestore.DownloadPath, downloadDeadline(files.Handler()), st.Ping, m),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -180,6 +196,9 @@ const shutdownGrace = 8 * time.Second
 // downloadDeadline lets a download run past the API's write timeout, for
 // as long as its link is valid.
 func downloadDeadline(h http.Handler) http.Handler {
+	if h == nil {
+		return nil // the object store serves its own links
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Hour))
 		h.ServeHTTP(w, r)
@@ -203,4 +222,28 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("lock data folder: %w", err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// openLimiter returns the rate limiter: in process, or shared through
+// Redis with the in-process one as its fallback while Redis is away.
+func openLimiter(redisURL string, logger *slog.Logger, m *metrics.Metrics) (ratelimit.Limiter, func(), error) {
+	local := ratelimit.NewLocal()
+	if redisURL == "" {
+		return local, func() {}, nil
+	}
+	client, err := ratelimit.OpenRedis(redisURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis: %w", err)
+	}
+	// go-redis logs through a global logger of its own; send it to ours.
+	redis.SetLogger(redisLog{logger})
+	lim := ratelimit.NewRedis(client, local, &ratelimit.RedisOptions{Logger: logger, FallbackFunc: m.RateLimitFallback})
+	return lim, func() { client.Close() }, nil
+}
+
+// redisLog passes go-redis's own messages to slog at warning level.
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/partnerbill/partnerbill/internal/account"
 	"github.com/partnerbill/partnerbill/internal/job"
+	"github.com/partnerbill/partnerbill/internal/metrics"
 	"github.com/partnerbill/partnerbill/internal/ratelimit"
 	"github.com/partnerbill/partnerbill/internal/store"
 	"github.com/partnerbill/partnerbill/internal/tc3"
@@ -42,6 +43,8 @@ type Config struct {
 	Links    Links
 	Limiter  ratelimit.Limiter
 	Logger   *slog.Logger
+	// Metrics counts requests and rejections; nil records nothing.
+	Metrics *metrics.Metrics
 	// AnyService accepts TC3 signatures whatever service their credential
 	// scope names (an opt-in for clients pointed at a bare IP address).
 	AnyService bool
@@ -105,12 +108,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else if a := r.Header.Get("X-TC-Action"); a != "" {
 			attrs = append(attrs, "action", a)
 		}
+		code := "ok"
 		if apiErr != nil {
-			attrs = append(attrs, "code", apiErr.Code)
-		} else {
-			attrs = append(attrs, "code", "ok")
+			code = apiErr.Code
 		}
+		attrs = append(attrs, "code", code)
 		log.Info("request", attrs...)
+		action := ""
+		if c != nil {
+			if _, known := g.actions[c.Action]; known {
+				action = c.Action
+			}
+		}
+		g.cfg.Metrics.ObserveRequest(action, code, time.Since(start))
 	}()
 
 	resp, err := g.serve(r, log, &c)
@@ -181,6 +191,7 @@ func (g *Gateway) serve(r *http.Request, log *slog.Logger, out **call) (any, err
 		return nil, fmt.Errorf("rate limit: %w", err)
 	}
 	if !ok {
+		g.cfg.Metrics.RateLimited(req.Action)
 		return nil, tc3.Errorf(tc3.CodeRequestLimitExceeded, "%s allows %d requests per second per account; slow down and retry.", req.Action, a.perSecond)
 	}
 	return a.handle(r.Context(), c)
@@ -266,12 +277,13 @@ func Healthz(ping func(context.Context) error) http.Handler {
 }
 
 // Routes is partnerbill's whole HTTP surface: the API at /, health at
-// /healthz, and the download links a file store serves itself (nil when
+// /healthz, Prometheus metrics at /metrics, and the download links a file store serves itself (nil when
 // its links point elsewhere).
-func Routes(api http.Handler, downloadPath string, downloads http.Handler, ping func(context.Context) error) http.Handler {
+func Routes(api http.Handler, downloadPath string, downloads http.Handler, ping func(context.Context) error, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", api)
 	mux.Handle("GET /healthz", Healthz(ping))
+	mux.Handle("GET /metrics", m.Handler())
 	if downloads != nil {
 		mux.Handle(downloadPath, downloads)
 	}

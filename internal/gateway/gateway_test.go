@@ -101,7 +101,7 @@ func setup(t *testing.T) *bundle {
 		Limiter:  ratelimit.NewLocal(),
 		Logger:   logger,
 	})
-	h = gateway.Routes(gw, filestore.DownloadPath, files.Handler(), st.Ping)
+	h = gateway.Routes(gw, filestore.DownloadPath, files.Handler(), st.Ping, nil)
 	b := &bundle{url: srv.URL, host: strings.TrimPrefix(srv.URL, "http://"), dir: dir, store: st, logs: &logs.Buffer}
 	b.reseller = b.account(t, "800000400309", account.RoleReseller)
 	b.customer = b.account(t, "800000000002", account.RoleEndCustomer)

@@ -26,6 +26,7 @@ import (
 	"github.com/partnerbill/partnerbill/internal/billfile"
 	"github.com/partnerbill/partnerbill/internal/filestore"
 	"github.com/partnerbill/partnerbill/internal/ledger"
+	"github.com/partnerbill/partnerbill/internal/metrics"
 	"github.com/partnerbill/partnerbill/internal/store"
 )
 
@@ -71,6 +72,7 @@ type Builder struct {
 	files   *filestore.Store
 	timeout time.Duration
 	logger  *slog.Logger
+	metrics *metrics.Metrics
 }
 
 // Timeout implements river.Worker: a large file may take a while.
@@ -87,13 +89,16 @@ func ObjectKey(a BuildArgs) string {
 func (b *Builder) Work(ctx context.Context, j *river.Job[BuildArgs]) error {
 	a := j.Args
 	start := time.Now()
-	err := b.build(ctx, a)
+	done := b.metrics.BuildStarted(a.FileType)
+	rows, err := b.build(ctx, a)
+	final := j.Attempt >= j.MaxAttempts && ctx.Err() == nil
+	done(rows, err, final)
 	if err == nil {
 		return nil
 	}
 	b.logger.Error("bill file build failed", "owner_uin", a.OwnerUIN, "month", a.Month, "file_type", a.FileType,
 		"version", a.Version, "attempt", j.Attempt, "max_attempts", j.MaxAttempts, "seconds", time.Since(start).Seconds(), "err", err)
-	if j.Attempt >= j.MaxAttempts && ctx.Err() == nil {
+	if final {
 		// Out of retries: record the failure so the next request reports it
 		// and queues a fresh build.
 		m, _ := ledger.ParseMonth(a.Month)
@@ -108,25 +113,27 @@ func (b *Builder) Work(ctx context.Context, j *river.Job[BuildArgs]) error {
 	return err
 }
 
-func (b *Builder) build(ctx context.Context, a BuildArgs) error {
+// build writes the file and records it; it returns the rows written.
+func (b *Builder) build(ctx context.Context, a BuildArgs) (int64, error) {
 	m, err := ledger.ParseMonth(a.Month)
 	if err != nil {
-		return river.JobCancel(fmt.Errorf("job args: %w", err))
+		return 0, river.JobCancel(fmt.Errorf("job args: %w", err))
 	}
 	kind, err := billfile.ParseKind(a.FileType)
 	if err != nil {
-		return river.JobCancel(fmt.Errorf("job args: %w", err))
+		return 0, river.JobCancel(fmt.Errorf("job args: %w", err))
 	}
 	start := time.Now()
 	key := ObjectKey(a)
 	var st billfile.Stats
 	err = b.files.Put(ctx, key, filestore.Meta{ContentType: "text/csv; charset=utf-8", FileName: kind.FileName(m)}, func(w io.Writer) error {
 		rows := b.store.LineItems(ctx, ledger.Query{OwnerUIN: a.OwnerUIN, Month: m, Order: kind.Order()})
-		st, err = billfile.Write(w, kind, rows)
-		return err
+		var werr error
+		st, werr = billfile.Write(w, kind, rows)
+		return werr
 	})
 	if err != nil {
-		return err
+		return st.Rows, err
 	}
 	if err := b.store.PutBillFile(ctx, store.BillFile{
 		FileKey:   store.FileKey{OwnerUIN: a.OwnerUIN, Month: m, Kind: a.FileType, Version: a.Version},
@@ -135,11 +142,11 @@ func (b *Builder) build(ctx context.Context, a BuildArgs) error {
 		Rows:      st.Rows,
 		Bytes:     st.Bytes,
 	}); err != nil {
-		return fmt.Errorf("record built file: %w", err)
+		return st.Rows, fmt.Errorf("record built file: %w", err)
 	}
 	b.logger.Info("bill file built", "owner_uin", a.OwnerUIN, "month", a.Month, "file_type", a.FileType,
 		"version", a.Version, "rows", st.Rows, "bytes", st.Bytes, "seconds", time.Since(start).Seconds())
-	return nil
+	return st.Rows, nil
 }
 
 // Options tunes a Queue; the zero value means the defaults.
@@ -154,6 +161,8 @@ type Options struct {
 	RetryPolicy river.ClientRetryPolicy
 	// Logger receives build outcomes; nil discards them.
 	Logger *slog.Logger
+	// Metrics counts builds; nil records nothing.
+	Metrics *metrics.Metrics
 	// NoMigrate skips River's migrations (run them with MigrateSQLite or
 	// MigratePostgres beforehand).
 	NoMigrate bool
@@ -177,9 +186,10 @@ func (o *Options) defaults() {
 // Queue queues and runs builds with River, on the database of TTx: SQLite
 // (*sql.Tx) embedded, PostgreSQL (pgx.Tx) scaled out.
 type Queue[TTx any] struct {
-	client *river.Client[TTx]
-	driver riverdriver.Driver[TTx]
-	logger *slog.Logger
+	client  *river.Client[TTx]
+	driver  riverdriver.Driver[TTx]
+	logger  *slog.Logger
+	metrics *metrics.Metrics
 }
 
 // NewSQLiteQueue sets up River on riverDB, a pool with a single connection
@@ -223,30 +233,34 @@ func NewPostgresQueue(ctx context.Context, pool *pgxpool.Pool, schema string, st
 	return newQueue(riverpgxv5.New(pool), schema, st, files, opts)
 }
 
-// MigratePostgres applies River's migrations in one transaction that holds
-// an advisory lock, so replicas starting at once migrate one at a time.
+// MigratePostgres applies River's migrations while holding a session
+// advisory lock, so replicas starting at once migrate one at a time. (Each
+// River migration runs in its own transaction: some add enum values that a
+// later one uses, which PostgreSQL refuses within one transaction.)
 func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, schema string, logger *slog.Logger) error {
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: quiet(logger), Schema: schema})
 	if err != nil {
 		return err
 	}
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate job queue: %w", err)
 	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('partnerbill river migrate ' || $1))`, schema); err != nil {
+	defer conn.Release()
+	const lock = `hashtext('partnerbill river migrate ' || $1)`
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`, schema); err != nil {
 		return fmt.Errorf("migrate job queue: lock: %w", err)
 	}
-	if _, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`, schema)
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate job queue: %w", err)
 	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 func newQueue[TTx any](driver riverdriver.Driver[TTx], schema string, st store.Store, files *filestore.Store, opts Options) (*Queue[TTx], error) {
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &Builder{store: st, files: files, timeout: opts.BuildTimeout, logger: opts.Logger})
+	river.AddWorker(workers, &Builder{store: st, files: files, timeout: opts.BuildTimeout, logger: opts.Logger, metrics: opts.Metrics})
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
 		Workers:           workers,
@@ -263,7 +277,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], schema string, st store.S
 	if err != nil {
 		return nil, err
 	}
-	return &Queue[TTx]{client: client, driver: driver, logger: opts.Logger}, nil
+	return &Queue[TTx]{client: client, driver: driver, logger: opts.Logger, metrics: opts.Metrics}, nil
 }
 
 // quiet passes River's own logging on at warning level and above.
@@ -283,8 +297,12 @@ func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
 // Enqueue queues a build unless an identical one is already queued,
 // running or done.
 func (q *Queue[TTx]) Enqueue(ctx context.Context, a BuildArgs) error {
-	if _, err := q.client.Insert(ctx, a, nil); err != nil {
+	res, err := q.client.Insert(ctx, a, nil)
+	if err != nil {
 		return fmt.Errorf("queue build: %w", err)
+	}
+	if !res.UniqueSkippedAsDuplicate {
+		q.metrics.BuildQueued(a.FileType)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package ratelimit enforces each action's documented request rate per
-// account. The gateway asks one Limiter; the embedded default keeps its
-// buckets in process, and the scaled-out setup will share them through
-// Redis.
+// account. The gateway asks one Limiter: Local keeps the buckets in
+// process (one server), Redis shares them between replicas and falls back
+// to a Local while Redis cannot answer.
 package ratelimit
 
 import (

@@ -32,7 +32,7 @@ func Require(t testing.TB, name, what string) string {
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s is not set: CI must provide %s for this test (see .ci/run)", name, what)
 	}
-	t.Skipf("%s is not set: skipping the %s test (.ci/run shows how to start one)", name, what)
+	t.Skipf("%s is not set: skipping a test that needs %s (.ci/run shows how to start one)", name, what)
 	return ""
 }
 

@@ -6,7 +6,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +35,10 @@ func Run(t *testing.T, open Open) {
 	t.Run("LineItemsByInstance", func(t *testing.T) { testOrderByInstance(t, open) })
 	t.Run("LineItemsKeepEveryFieldExactly", func(t *testing.T) { testRoundTrip(t, open) })
 	t.Run("BillFiles", func(t *testing.T) { testBillFiles(t, open) })
+	t.Run("ImportConflictNamesIdAndField", func(t *testing.T) { testConflictMessage(t, open) })
+	t.Run("ImportRepeatedIdInOneFile", func(t *testing.T) { testRepeatedId(t, open) })
+	t.Run("ImportSpansMonths", func(t *testing.T) { testImportSpansMonths(t, open) })
+	t.Run("LineItemsStopEarly", func(t *testing.T) { testLineItemsStopEarly(t, open) })
 }
 
 var month = ledger.Month{Year: 2024, Mon: time.December}
@@ -367,5 +373,117 @@ func testBillFiles(t *testing.T, open Open) {
 	}
 	if _, err := s.GetBillFile(ctx, key); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("after delete: err = %v, want ErrNotFound", err)
+	}
+}
+
+// testConflictMessage checks that a conflicting import names the Id and the
+// first field that differs, in store.SameLineItem's words, both for a
+// changed field and for a line item moved to another bill month.
+func testConflictMessage(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	old := Row("1", "800000000002", "2024-12-01 00:00:00")
+	mustImport(t, s, old)
+	changed := old
+	changed.ComponentUsage, changed.TotalCost = "251", "0.003586"
+	moved := old
+	moved.BillMonth = ledger.Month{Year: 2025, Mon: time.January}
+	for _, r := range []ledger.Row{changed, moved} {
+		_, err := s.ImportRows(context.Background(), seq(Row("2", "800000000002", "2024-12-02 00:00:00"), r))
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("err = %v, want ErrConflict", err)
+		}
+		if want := store.SameLineItem(old, r).Error(); !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %q, want it to say %q", err, want)
+		}
+	}
+	if got := ids(collect(t, s, ledger.Query{OwnerUIN: "800000000002", Month: month})); !cmp.Equal(got, []string{"1"}) {
+		t.Errorf("after conflicting imports the ledger holds %v, want only [1]", got)
+	}
+	if got := collect(t, s, ledger.Query{OwnerUIN: "800000000002", Month: moved.BillMonth}); len(got) != 0 {
+		t.Errorf("a conflicting import left %d rows in %s", len(got), moved.BillMonth)
+	}
+}
+
+// testRepeatedId checks an Id given twice in one file: the first occurrence
+// is added and an identical repeat counts as unchanged, as if the file had
+// been imported in two parts; a repeat with other content conflicts with
+// the first and nothing is stored.
+func testRepeatedId(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	const o = "800000000002"
+	r7 := Row("7", o, "2024-12-07 00:00:00")
+	if got := mustImport(t, s, r7, Row("8", o, "2024-12-08 00:00:00"), r7); got != (store.ImportStats{Rows: 3, Added: 2, Unchanged: 1}) {
+		t.Errorf("repeated identical row: %+v, want 3 rows, 2 added, 1 unchanged", got)
+	}
+	r9 := Row("9", o, "2024-12-09 00:00:00")
+	r9b := r9
+	r9b.InstanceName = "renamed"
+	_, err := s.ImportRows(context.Background(), seq(r9, Row("10", o, "2024-12-10 00:00:00"), r9b))
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("repeated Id with other content: err = %v, want ErrConflict", err)
+	}
+	if want := store.SameLineItem(r9, r9b).Error(); !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %q, want it to say %q", err, want)
+	}
+	if got := ids(collect(t, s, ledger.Query{OwnerUIN: o, Month: month})); !cmp.Equal(got, []string{"7", "8"}) {
+		t.Errorf("ledger holds %v, want [7 8]", got)
+	}
+}
+
+// testImportSpansMonths checks one import carrying two bill months: each
+// month's query sees only its rows, and both months' versions move.
+func testImportSpansMonths(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	const o = "800000000002"
+	nov := ledger.Month{Year: 2024, Mon: time.November}
+	late := Row("n2", o, "2024-12-01 00:30:00") // settled after midnight, billed in November
+	late.BillMonth = nov
+	early := Row("n1", o, "2024-11-30 23:00:00")
+	early.BillMonth = nov
+	if got := mustImport(t, s, Row("d1", o, "2024-12-01 00:00:00"), late, early); got != (store.ImportStats{Rows: 3, Added: 3}) {
+		t.Errorf("import: %+v", got)
+	}
+	if got := ids(collect(t, s, ledger.Query{OwnerUIN: o, Month: nov})); !cmp.Equal(got, []string{"n1", "n2"}) {
+		t.Errorf("November holds %v, want [n1 n2]", got)
+	}
+	if got := ids(collect(t, s, ledger.Query{OwnerUIN: o, Month: month})); !cmp.Equal(got, []string{"d1"}) {
+		t.Errorf("December holds %v, want [d1]", got)
+	}
+	for _, m := range []ledger.Month{nov, month} {
+		if v, err := s.LedgerVersion(ctx, o, m); err != nil || v == 0 {
+			t.Errorf("version of %s = %d, %v; want > 0", m, v, err)
+		}
+	}
+}
+
+// testLineItemsStopEarly checks that a consumer may stop reading line items
+// at any row and then use the store again.
+func testLineItemsStopEarly(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	const o = "800000000002"
+	var rows []ledger.Row
+	for i := range 300 {
+		rows = append(rows, Row(fmt.Sprintf("%03d", i), o, "2024-12-01 00:00:00"))
+	}
+	mustImport(t, s, rows...)
+	q := ledger.Query{OwnerUIN: o, Month: month}
+	for range 3 { // more than a small pool's connections, were one leaked
+		for r, err := range s.LineItems(context.Background(), q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Id != "000" {
+				t.Fatalf("first row %s, want 000", r.Id)
+			}
+			break
+		}
+	}
+	if n := len(collect(t, s, q)); n != len(rows) {
+		t.Errorf("after early stops: %d rows, want %d", n, len(rows))
 	}
 }
