@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"gocloud.dev/blob"
 
 	"github.com/partnerbill/partnerbill/internal/filestore"
 	"github.com/partnerbill/partnerbill/internal/filestore/filestoretest"
@@ -64,61 +63,14 @@ func TestS3Conformance(t *testing.T) {
 	t.Parallel()
 	endpoint := testenv.S3Endpoint(t)
 	filestoretest.Run(t, func(t *testing.T) filestoretest.Bucket {
-		c, bucket := newS3Bucket(t, endpoint)
-		s, err := filestore.Open(context.Background(), s3URL(bucket, endpoint), filestore.Options{})
+		c, bucket := filestoretest.NewS3Bucket(t, endpoint)
+		s, err := filestore.Open(context.Background(), filestoretest.S3URL(bucket, endpoint), filestore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
 		return filestoretest.Bucket{Store: s, Leftovers: func(t testing.TB) []string { return s3Leftovers(t, c, bucket) }}
 	})
-}
-
-func s3URL(bucket, endpoint string) string {
-	return "s3://" + bucket + "?" + url.Values{
-		"endpoint":       {endpoint},
-		"region":         {"us-east-1"},
-		"use_path_style": {"true"},
-	}.Encode()
-}
-
-// newS3Bucket creates an empty bucket of a fresh name, emptied and deleted
-// at cleanup, and returns it with an S3 client configured as Open
-// configures its own.
-func newS3Bucket(t testing.TB, endpoint string) (*s3.Client, string) {
-	t.Helper()
-	ctx := context.Background()
-	bucket := "pbtest-" + strings.ToLower(rand.Text()[:16])
-	b, err := blob.OpenBucket(ctx, s3URL(bucket, endpoint))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	var c *s3.Client
-	if !b.As(&c) {
-		t.Fatal("an s3blob bucket is not an *s3.Client")
-	}
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
-		t.Fatalf("create bucket %s at %s: %v", bucket, endpoint, err)
-	}
-	t.Cleanup(func() {
-		objs, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket})
-		if err == nil {
-			for _, o := range objs.Contents {
-				c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: o.Key})
-			}
-		}
-		ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket})
-		if err == nil {
-			for _, u := range ups.Uploads {
-				c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: u.Key, UploadId: u.UploadId})
-			}
-		}
-		if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket}); err != nil {
-			t.Logf("delete test bucket %s: %v", bucket, err)
-		}
-	})
-	return c, bucket
 }
 
 // s3Leftovers lists the objects and the incomplete multipart uploads of
@@ -147,8 +99,8 @@ func s3Leftovers(t testing.TB, c *s3.Client, bucket string) []string {
 func TestS3LinksAreServedByTheBucket(t *testing.T) {
 	t.Parallel()
 	endpoint := testenv.S3Endpoint(t)
-	_, bucket := newS3Bucket(t, endpoint)
-	s, err := filestore.Open(context.Background(), s3URL(bucket, endpoint), filestore.Options{})
+	_, bucket := filestoretest.NewS3Bucket(t, endpoint)
+	s, err := filestore.Open(context.Background(), filestoretest.S3URL(bucket, endpoint), filestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +122,8 @@ func TestS3LinksAreServedByTheBucket(t *testing.T) {
 func TestS3Prefix(t *testing.T) {
 	t.Parallel()
 	endpoint := testenv.S3Endpoint(t)
-	c, bucket := newS3Bucket(t, endpoint)
-	s, err := filestore.Open(context.Background(), s3URL(bucket, endpoint)+"&prefix=partnerbill/", filestore.Options{})
+	c, bucket := filestoretest.NewS3Bucket(t, endpoint)
+	s, err := filestore.Open(context.Background(), filestoretest.S3URL(bucket, endpoint)+"&prefix=partnerbill/", filestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,10 +156,10 @@ func TestS3Prefix(t *testing.T) {
 func TestS3OpenChecksTheBucket(t *testing.T) {
 	t.Parallel()
 	endpoint := testenv.S3Endpoint(t)
-	_, bucket := newS3Bucket(t, endpoint)
+	_, bucket := filestoretest.NewS3Bucket(t, endpoint)
 	for name, u := range map[string]string{
-		"missing bucket": s3URL("pbtest-missing-"+strings.ToLower(rand.Text()[:8]), endpoint),
-		"no credentials": s3URL(bucket, endpoint) + "&anonymous=true",
+		"missing bucket": filestoretest.S3URL("pbtest-missing-"+strings.ToLower(rand.Text()[:8]), endpoint),
+		"no credentials": filestoretest.S3URL(bucket, endpoint) + "&anonymous=true",
 	} {
 		if s, err := filestore.Open(context.Background(), u, filestore.Options{}); err == nil {
 			s.Close()

@@ -234,9 +234,15 @@ func translate(err error) error {
 }
 
 // inTx runs fn in a transaction, committing when it returns nil and
-// rolling back otherwise.
+// rolling back otherwise. A failure while ctx is done wraps ctx's error:
+// pgx reports a COPY cut short by cancellation as a write on a closed
+// connection, and callers test for context.Canceled or DeadlineExceeded.
 func (d *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return translate(pgx.BeginFunc(ctx, d.pool, fn))
+	err := translate(pgx.BeginFunc(ctx, d.pool, fn))
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return err
 }
 
 // Ping implements store.Store.
