@@ -52,7 +52,7 @@ func (c *Config) openBackend(ctx context.Context, files *filestore.Store, jo job
 	jo.NoMigrate = noMigrate
 	b := &backend{}
 	if kind == dbPostgres {
-		db, err := pgstore.Open(ctx, c.Database, &pgstore.Options{NoMigrate: noMigrate})
+		db, err := pgstore.Open(ctx, c.Database, &pgstore.Options{NoMigrate: noMigrate, MaxConns: pgPoolSize})
 		if err != nil {
 			return nil, err
 		}
@@ -140,3 +140,9 @@ Replicas migrating at once take turns (an advisory lock on PostgreSQL).`,
 		},
 	}
 }
+
+// pgPoolSize is a replica's PostgreSQL connection pool: River keeps one
+// for notifications and a few for fetching and completing jobs, each
+// running build streams the ledger through one, and requests need the
+// rest.
+const pgPoolSize = 16

@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,41 +25,12 @@ import (
 	"github.com/partnerbill/partnerbill/internal/testenv"
 )
 
-// pgSchemaURL creates a fresh schema on the test PostgreSQL server and
-// returns a database URL whose search_path is that schema, dropped at
-// cleanup: each test gets a database of its own.
+// pgSchemaURL returns a database URL for a fresh schema on the test
+// PostgreSQL server: each test gets a database of its own.
 func pgSchemaURL(t *testing.T) string {
 	t.Helper()
 	base := testenv.PostgresURL(t)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "pbe2e_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testenv.SchemaURL(t, base, testenv.NewSchema(t, base))
 }
 
 func pgQuery(t *testing.T, dbURL, query string, args ...any) string {

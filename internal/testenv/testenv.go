@@ -6,8 +6,15 @@
 package testenv
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Variables naming the test servers.
@@ -44,3 +51,50 @@ func S3Endpoint(t testing.TB) string { return Require(t, S3EndpointVar, "an S3-c
 
 // RedisURL returns the test Redis URL, or skips.
 func RedisURL(t testing.TB) string { return Require(t, RedisVar, "a Redis server") }
+
+// NewSchema creates a schema of a fresh name on the PostgreSQL server at
+// dbURL, dropped with everything in it when the test ends, so that each
+// test has a database of its own. It returns the schema's name.
+func NewSchema(t testing.TB, dbURL string) string {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "pbtest_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", PostgresVar, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// SchemaURL returns dbURL with its search_path set to schema, the way a
+// user points partnerbill at a schema of its own.
+func SchemaURL(t testing.TB, dbURL, schema string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
