@@ -246,3 +246,25 @@ func totalCost(t *testing.T, path string) (int, decimal.Decimal) {
 		n++
 	}
 }
+
+// TestMigrateThenServeWithoutMigrating is the deploy pipeline's order:
+// partnerbill migrate once, then replicas with --no-migrate.
+func TestMigrateThenServeWithoutMigrating(t *testing.T) {
+	t.Parallel()
+	dbURL := pgSchemaURL(t)
+	dir := t.TempDir()
+	// Before migrating, a replica with --no-migrate finds no tables.
+	if _, _, err := cliResult(dir, "--database", dbURL, "serve", "--no-migrate", "--addr", "127.0.0.1:0"); err == nil {
+		t.Fatal("serve --no-migrate on an empty database started")
+	}
+	if out := cli(t, dir, "--database", dbURL, "migrate"); !strings.Contains(out, "migrations applied") {
+		t.Fatalf("migrate printed %q", out)
+	}
+	cli(t, dir, "--database", dbURL, "migrate") // a second run changes nothing
+	if n := pgQuery(t, dbURL, `SELECT count(*)::text FROM river_migration`); n == "0" {
+		t.Fatal("migrate did not migrate the job queue")
+	}
+	k := newAccount(t, dir, "--database", dbURL, "--role", "end-customer")
+	srv := startServer(t, t.TempDir(), "--database", dbURL, "--no-migrate")
+	waitReady(t, srv.Host, k, "2024-12", "L2")
+}

@@ -136,6 +136,9 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 		}
 	}
 	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+		if o.noMigrate {
+			return fmt.Errorf("start job queue (started with --no-migrate: has partnerbill migrate been run on this database?): %w", err)
+		}
 		return fmt.Errorf("start job queue: %w", err)
 	}
 
