@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -32,6 +33,9 @@ type serveOptions struct {
 	logFormat  string
 	noMigrate  bool
 	redisURL   string
+	// cpuProfile and memProfile name files for pprof profiles of the whole
+	// run, written at shutdown (the benchmark suite's -profile option).
+	cpuProfile, memProfile string
 	// buildTimeout bounds one build attempt.
 	buildTimeout time.Duration
 	// jobOptions lets tests shorten retries; flags do not set it.
@@ -59,6 +63,8 @@ func serveCommand(cfg *Config, getenv env) *cobra.Command {
 	f.StringVar(&o.logFormat, "log-format", "text", "request log format: text or json (on stderr)")
 	f.StringVar(&o.redisURL, "redis", getenv("PARTNERBILL_REDIS"),
 		"redis://HOST:PORT/DB shared by all replicas for the rate limit; empty keeps it in this process (env PARTNERBILL_REDIS)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	f.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile to this file at shutdown")
 	f.BoolVar(&o.noMigrate, "no-migrate", false, "do not apply migrations at start (run partnerbill migrate first)")
 	f.DurationVar(&o.buildTimeout, "build-timeout", 30*time.Minute,
 		"longest a bill file build may run; a build left running by a dead replica is retried this long plus 5 minutes after it started")
@@ -82,6 +88,11 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 	if err != nil {
 		return err
 	}
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	if kind == dbSQLite {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return fmt.Errorf("data folder: %w", err)
@@ -249,4 +260,33 @@ type redisLog struct{ l *slog.Logger }
 
 func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.l.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// startProfiles starts a CPU profile and arranges for an allocation
+// profile; the returned function writes both.
+func startProfiles(cpuPath, memPath string) (func(), error) {
+	var cpu *os.File
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
+		if err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		cpu = f
+	}
+	return func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			cpu.Close()
+		}
+		if memPath != "" {
+			if f, err := os.Create(memPath); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}, nil
 }
