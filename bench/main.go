@@ -43,8 +43,8 @@ type config struct {
 
 func main() {
 	// The bench binary doubles as the bare net/http baseline server.
-	if len(os.Args) == 3 && os.Args[1] == "-baseline-serve" {
-		serveBaseline(os.Args[2])
+	if len(os.Args) == 4 && os.Args[1] == "-baseline-serve" {
+		serveBaseline(os.Args[2], os.Args[3])
 		return
 	}
 	var c config

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,6 +34,40 @@ type DB struct {
 	db *sql.DB
 	// NowFunc stamps created_at and updated_at; nil means time.Now.
 	nowFunc func() time.Time
+	// stmts caches prepared statements by query text: parsing SQL is most
+	// of the cost of the small queries every API request makes.
+	stmts sync.Map // string → *sql.Stmt
+}
+
+// stmt returns the prepared statement for query, preparing it once.
+// database/sql prepares it again on each pooled connection as needed.
+func (d *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := d.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := d.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := d.stmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+// errRow is a *sql.Row stand-in for a statement that failed to prepare.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// queryRow runs a single-row query through the statement cache.
+func (d *DB) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(...any) error } {
+	s, err := d.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return s.QueryRowContext(ctx, args...)
 }
 
 var _ store.Store = (*DB)(nil)
@@ -46,6 +81,14 @@ type Options struct {
 	// NowFunc replaces time.Now for timestamps.
 	NowFunc func() time.Time
 }
+
+// defaultCacheKiB is each connection's page cache (a negative
+// cache_size is KiB): reads stream through it, so a small one keeps a
+// build's memory flat; imports raise it for their own transaction.
+const (
+	defaultCacheKiB = -4096
+	importCacheKiB  = -65536
+)
 
 // busyTimeout is how long a connection waits for another writer (an
 // import, the job queue) before giving up with SQLITE_BUSY.
@@ -62,7 +105,7 @@ func OpenPool(path string, maxConns int) (*sql.DB, error) {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "cache_size(-32768)")
+	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", defaultCacheKiB))
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -184,7 +227,10 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Close implements store.Store.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
+	return d.db.Close()
+}
 
 // CreateAccount implements store.Store.
 func (d *DB) CreateAccount(ctx context.Context, a account.Account) error {
@@ -211,7 +257,7 @@ func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
 
 // GetAccount implements store.Store.
 func (d *DB) GetAccount(ctx context.Context, uin string) (account.Account, error) {
-	return scanAccount(d.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE uin = ?`, uin))
+	return scanAccount(d.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE uin = ?`, uin))
 }
 
 // ListAccounts implements store.Store.
@@ -246,7 +292,7 @@ func (d *DB) CreateKey(ctx context.Context, k account.Key) error {
 func (d *DB) GetKey(ctx context.Context, secretID string) (account.Key, error) {
 	var k account.Key
 	var created string
-	err := d.db.QueryRowContext(ctx, `SELECT secret_id, uin, secret_key, disabled, created_at FROM api_keys WHERE secret_id = ?`, secretID).
+	err := d.queryRow(ctx, `SELECT secret_id, uin, secret_key, disabled, created_at FROM api_keys WHERE secret_id = ?`, secretID).
 		Scan(&k.SecretID, &k.UIN, &k.SecretKey, &k.Disabled, &created)
 	if err != nil {
 		return k, translate(err)
@@ -285,6 +331,12 @@ func rowArgs(r *ledger.Row) []any {
 func (d *DB) ImportRows(ctx context.Context, rows iter.Seq2[ledger.Row, error]) (store.ImportStats, error) {
 	var st store.ImportStats
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		// A large page cache for the import's connection while it lasts:
+		// the inserts touch pages all over the table and its Id index.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", importCacheKiB)); err != nil {
+			return err
+		}
+		defer tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d", defaultCacheKiB))
 		ph := strings.TrimSuffix(strings.Repeat("?, ", len(ledger.Fields)+1), ", ")
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO line_items (`+lineItemCols+`) VALUES (`+ph+`) ON CONFLICT (Id) DO NOTHING`)
 		if err != nil {
@@ -354,7 +406,7 @@ func scanLineItem(sc interface{ Scan(...any) error }) (ledger.Row, error) {
 // LedgerVersion implements store.Store.
 func (d *DB) LedgerVersion(ctx context.Context, owner string, month ledger.Month) (int64, error) {
 	var v int64
-	err := d.db.QueryRowContext(ctx, `SELECT version FROM ledger_versions WHERE owner_uin = ? AND bill_month = ?`, owner, month.String()).Scan(&v)
+	err := d.queryRow(ctx, `SELECT version FROM ledger_versions WHERE owner_uin = ? AND bill_month = ?`, owner, month.String()).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -393,7 +445,7 @@ const billFileCols = `owner_uin, bill_month, kind, version, state, object_key, r
 func (d *DB) GetBillFile(ctx context.Context, key store.FileKey) (store.BillFile, error) {
 	var f store.BillFile
 	var month, state, updated string
-	err := d.db.QueryRowContext(ctx, `SELECT `+billFileCols+` FROM bill_files WHERE owner_uin = ? AND bill_month = ? AND kind = ? AND version = ?`,
+	err := d.queryRow(ctx, `SELECT `+billFileCols+` FROM bill_files WHERE owner_uin = ? AND bill_month = ? AND kind = ? AND version = ?`,
 		key.OwnerUIN, key.Month.String(), key.Kind, key.Version).
 		Scan(&f.OwnerUIN, &month, &f.Kind, &f.Version, &state, &f.ObjectKey, &f.Rows, &f.Bytes, &f.Error, &updated)
 	if err != nil {

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ledgerFile writes (once) a synthetic customer-month of rows line items
+// and returns its path and owner.
+func (e *env) ledgerFile(ctx context.Context, rows int) (string, error) {
+	file := filepath.Join(e.dir, fmt.Sprintf("ledger-%d.csv", rows))
+	if _, err := os.Stat(file); err == nil {
+		return file, nil
+	}
+	logf("writing %d synthetic line items", rows)
+	if _, err := e.cli(ctx, filepath.Join(e.dir, "synth"), "ledger", "synth", "--customers", "1",
+		"--rows-per-customer", fmt.Sprint(rows), "--month", month, "--seed", "1", "--out", file); err != nil {
+		return "", err
+	}
+	return file, nil
+}
+
+// importScenario: ledger import of a CSV against the database's own bulk
+// loader on the same file.
+func (e *env) importScenario(ctx context.Context) ([]result, error) {
+	file, err := e.ledgerFile(ctx, e.cfg.rows)
+	if err != nil {
+		return nil, err
+	}
+	var pb, base []time.Duration
+	for i := range e.cfg.runs {
+		dir, err := e.freshDatabase(ctx, "import")
+		if err != nil {
+			return nil, err
+		}
+		// Migrations first, so the timing is the import alone.
+		if _, err := e.cli(ctx, dir, "migrate"); err != nil {
+			return nil, err
+		}
+		d, err := timed(func() error { _, err := e.cli(ctx, dir, "ledger", "import", file); return err })
+		if err != nil {
+			return nil, err
+		}
+		b, err := e.bulkLoad(ctx, file)
+		if err != nil {
+			return nil, err
+		}
+		pb, base = append(pb, d), append(base, b)
+		logf("import run %d: partnerbill %v, bulk loader %v", i+1, d.Round(time.Millisecond), b.Round(time.Millisecond))
+	}
+	p, b := median(pb), median(base)
+	rate := func(d time.Duration) string {
+		return fmt.Sprintf("%.0f rows/s (%.1fs)", float64(e.cfg.rows)/d.Seconds(), d.Seconds())
+	}
+	loader := "sqlite3 .import"
+	if e.cfg.database != "" {
+		loader = "psql \\copy"
+	}
+	return []result{{scenario: fmt.Sprintf("import %d rows (vs %s)", e.cfg.rows, loader), partnerbill: rate(p), baseline: rate(b),
+		ratio: fmt.Sprintf("%.2f×", b.Seconds()/p.Seconds()), target: "≥ 0.70×"}}, nil
+}
+
+// readyDatabase returns a data folder whose ledger holds one customer's
+// month of rows line items, and the customer's key.
+func (e *env) readyDatabase(ctx context.Context, name string, rows int) (string, key, error) {
+	file, err := e.ledgerFile(ctx, rows)
+	if err != nil {
+		return "", key{}, err
+	}
+	dir, err := e.freshDatabase(ctx, name)
+	if err != nil {
+		return "", key{}, err
+	}
+	out, err := e.cli(ctx, dir, "ledger", "synth", "--customers", "1", "--rows-per-customer", "0", "--month", month,
+		"--seed", "1", "--out", os.DevNull, "--create-accounts")
+	if err != nil {
+		return "", key{}, err
+	}
+	keys, err := parseKeys(out)
+	if err != nil || len(keys) != 1 {
+		return "", key{}, fmt.Errorf("synth --create-accounts: %v %q", err, out)
+	}
+	logf("importing %d line items for %s", rows, name)
+	if _, err := e.cli(ctx, dir, "ledger", "import", file); err != nil {
+		return "", key{}, err
+	}
+	// The job queue's tables too, which build() clears between runs.
+	if _, err := e.cli(ctx, dir, "migrate"); err != nil {
+		return "", key{}, err
+	}
+	return dir, keys[0], nil
+}
+
+// build measures one build from a fresh server process: time from the
+// first request to Ready 1, and the server's peak memory.
+func (e *env) build(ctx context.Context, dir string, k key, fileType, profile string) (time.Duration, int64, error) {
+	// Forget earlier builds so this one starts from nothing.
+	if err := e.sql(ctx, dir, "DELETE FROM bill_files; DELETE FROM river_job;", nil); err != nil {
+		return 0, 0, err
+	}
+	srv, err := e.startServer(ctx, dir, e.profileArgs(profile)...)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer srv.stop()
+	req := presignBody(srv.addr, k, []byte(fmt.Sprintf(`{"FileType":%q,"Month":%q}`, fileType, month)))
+	c := newClient(1)
+	start := time.Now()
+	for {
+		body, err := send(c, srv.addr, req)
+		if err != nil {
+			return 0, 0, err
+		}
+		if ok(body) {
+			break
+		}
+		if time.Since(start) > time.Hour || ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("%s not ready after %v: %s", fileType, time.Since(start), body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start), srv.peakRSS(), nil
+}
+
+// timeToReady: first request to Ready 1 for one customer-month, L3 and L2,
+// against the database's own CSV export of the same rows.
+func (e *env) timeToReady(ctx context.Context) ([]result, error) {
+	dir, k, err := e.readyDatabase(ctx, "ready", e.cfg.rows)
+	if err != nil {
+		return nil, err
+	}
+	var out []result
+	for _, ft := range []string{"L3", "L2"} {
+		var pb, base []time.Duration
+		var rss int64
+		for i := range e.cfg.runs {
+			d, peak, err := e.build(ctx, dir, k, ft, "ready-"+ft)
+			if err != nil {
+				return out, err
+			}
+			query := l3Query(k.Uin)
+			if ft == "L2" {
+				collate := ""
+				if e.cfg.database != "" {
+					collate = ` COLLATE "C"`
+				}
+				query = l2Query(k.Uin, collate)
+			}
+			b, err := e.export(ctx, dir, query, filepath.Join(e.dir, "export.csv"))
+			if err != nil {
+				return out, err
+			}
+			pb, base = append(pb, d), append(base, b)
+			rss = max(rss, peak)
+			logf("ready %s run %d: partnerbill %v (peak RSS %d MiB), export %v", ft, i+1, d.Round(time.Millisecond), peak>>20, b.Round(time.Millisecond))
+		}
+		p, b := median(pb), median(base)
+		what := "CSV export"
+		if ft == "L2" {
+			what = "GROUP BY export"
+		}
+		out = append(out, result{
+			scenario:    fmt.Sprintf("time to ready %s, %d rows (vs %s)", ft, e.cfg.rows, what),
+			partnerbill: fmt.Sprintf("%.2fs, %.0f rows/s, peak RSS %d MiB", p.Seconds(), float64(e.cfg.rows)/p.Seconds(), rss>>20),
+			baseline:    fmt.Sprintf("%.2fs", b.Seconds()),
+			ratio:       fmt.Sprintf("%.2f×", p.Seconds()/b.Seconds()),
+			target:      "≤ 1.50×",
+		})
+	}
+	return out, nil
+}
+
+// memoryFlat: peak memory of an L3 build at two sizes.
+func (e *env) memoryFlat(ctx context.Context) ([]result, error) {
+	peaks := map[int]int64{}
+	for _, rows := range []int{e.cfg.rows, e.cfg.largeRows} {
+		dir, k, err := e.readyDatabase(ctx, fmt.Sprintf("memory-%d", rows), rows)
+		if err != nil {
+			return nil, err
+		}
+		d, peak, err := e.build(ctx, dir, k, "L3", fmt.Sprintf("memory-%d", rows))
+		if err != nil {
+			return nil, err
+		}
+		peaks[rows] = peak
+		logf("memory: %d rows built in %v, peak RSS %d MiB", rows, d.Round(time.Millisecond), peak>>20)
+		os.RemoveAll(dir) // a large ledger is big on disk
+	}
+	small, large := peaks[e.cfg.rows], peaks[e.cfg.largeRows]
+	return []result{{
+		scenario:    fmt.Sprintf("peak RSS of an L3 build, %d vs %d rows", e.cfg.largeRows, e.cfg.rows),
+		partnerbill: fmt.Sprintf("%d MiB vs %d MiB", large>>20, small>>20),
+		baseline:    "-",
+		ratio:       fmt.Sprintf("%.2f×", float64(large)/float64(small)),
+		target:      "< 128 MiB, ≤ 1.10×",
+	}}, nil
+}

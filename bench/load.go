@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/partnerbill/partnerbill/internal/tc3"
+)
+
+// signed is one pre-signed DescribeBillDownloadUrl request: the SDK signs
+// exactly this, and the signature stays valid for five minutes, so the
+// load generator replays it without signing in the loop.
+type signed struct {
+	header http.Header
+	body   []byte
+}
+
+const requestBody = `{"FileType":"L3","Month":"2024-12"}`
+
+func presign(addr string, keys []key) []signed {
+	out := make([]signed, len(keys))
+	for i, k := range keys {
+		out[i] = presignBody(addr, k, []byte(requestBody))
+	}
+	return out
+}
+
+// presignBody signs a DescribeBillDownloadUrl request with body the way
+// the Go SDK does.
+func presignBody(addr string, k key, body []byte) signed {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-TC-Action", "DescribeBillDownloadUrl")
+	req.Header.Set("X-TC-Version", tc3.Version)
+	req.Header.Set("X-TC-Language", "zh-CN")
+	tc3.SignTC3(req, body, k.SecretId, k.SecretKey, time.Now(), tc3.Service)
+	return signed{header: req.Header, body: body}
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
+			MaxConnsPerHost:     conns,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		},
+		Timeout: 10 * time.Second,
+	}
+}
+
+// send sends one request and returns its body.
+func send(c *http.Client, addr string, s signed) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader(s.body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = s.header.Clone()
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
+// loadResult is what one load phase measured.
+type loadResult struct {
+	requests int
+	errors   int // answers other than a ready file
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func (r loadResult) String() string {
+	return fmt.Sprintf("%.0f req/s, p50 %s, p99 %s", r.rps, fmtDur(r.p50), fmtDur(r.p99))
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func percentiles(lat []time.Duration) (p50, p99 time.Duration) {
+	if len(lat) == 0 {
+		return 0, 0
+	}
+	slices.Sort(lat)
+	return lat[len(lat)*50/100], lat[min(len(lat)-1, len(lat)*99/100)]
+}
+
+// ok reports whether body is a ready file's answer.
+func ok(body []byte) bool {
+	return bytes.Contains(body, []byte(`"Ready":1`)) && !bytes.Contains(body, []byte(`"Error"`))
+}
+
+// closedLoop sends as fast as conns connections can, for d, cycling
+// through reqs so each account gets an equal share.
+func closedLoop(ctx context.Context, addr string, reqs []signed, conns int, d time.Duration) loadResult {
+	c := newClient(conns)
+	defer c.CloseIdleConnections()
+	var next, errs atomic.Int64
+	var mu sync.Mutex
+	var all []time.Duration
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				s := reqs[int(next.Add(1))%len(reqs)]
+				t0 := time.Now()
+				body, err := send(c, addr, s)
+				lat = append(lat, time.Since(t0))
+				if err != nil || !ok(body) {
+					errs.Add(1)
+				}
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	p50, p99 := percentiles(all)
+	return loadResult{requests: len(all), errors: int(errs.Load()), rps: float64(len(all)) / elapsed.Seconds(), p50: p50, p99: p99}
+}
+
+// openLoop sends at a fixed rate for d. Latency counts from when a request
+// was due, not when it was sent, so a stalled server is not flattered
+// (no coordinated omission).
+func openLoop(ctx context.Context, addr string, reqs []signed, conns int, rate float64, d time.Duration) loadResult {
+	c := newClient(conns)
+	defer c.CloseIdleConnections()
+	n := int(rate * d.Seconds())
+	due := make(chan time.Time, n)
+	var errs atomic.Int64
+	var mu sync.Mutex
+	var all []time.Duration
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range conns {
+		wg.Go(func() {
+			var lat []time.Duration
+			for t := range due {
+				s := reqs[int(next.Add(1))%len(reqs)]
+				body, err := send(c, addr, s)
+				lat = append(lat, time.Since(t))
+				if err != nil || !ok(body) {
+					errs.Add(1)
+				}
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			mu.Unlock()
+		})
+	}
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		t := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(t))
+		due <- t
+	}
+	close(due)
+	wg.Wait()
+	p50, p99 := percentiles(all)
+	return loadResult{requests: len(all), errors: int(errs.Load()), rps: float64(len(all)) / time.Since(start).Seconds(), p50: p50, p99: p99}
+}
+
+// serveBaseline is the baseline server: a bare net/http handler that
+// answers every request with the bytes partnerbill gave for a ready file
+// (read from bodyFile), configured like partnerbill's server.
+func serveBaseline(addr, bodyFile string) {
+	body, err := os.ReadFile(bodyFile)
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("baseline listening on %s\n", ln.Addr())
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(body)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	srv.Serve(ln)
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// env is the working folder and the binaries a run uses.
+type env struct {
+	cfg      config
+	dir      string
+	pb       string // the partnerbill binary
+	database string // the PARTNERBILL_DATABASE children get, "" for SQLite
+	schema   string // the PostgreSQL schema of the current scenario
+}
+
+// buildPartnerbill compiles ./cmd/partnerbill into dir.
+func buildPartnerbill(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
+		return "", fmt.Errorf("run the bench from inside the partnerbill module (go env GOMOD: %q, %v)", out, err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	bin := filepath.Join(dir, "partnerbill")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/partnerbill")
+	cmd.Dir = root
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build partnerbill: %w", err)
+	}
+	return bin, nil
+}
+
+// cli runs a partnerbill command on dataDir and returns its stdout.
+func (e *env) cli(ctx context.Context, dataDir string, args ...string) (string, error) {
+	full := append([]string{"--data-dir", dataDir}, args...)
+	cmd := exec.CommandContext(ctx, e.pb, full...)
+	cmd.Env = e.childEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("partnerbill %s: %w\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String(), nil
+}
+
+func (e *env) childEnv() []string {
+	env := os.Environ()
+	if e.database != "" {
+		env = append(env, "PARTNERBILL_DATABASE="+e.database)
+	}
+	return env
+}
+
+// key is what partnerbill prints for a new key.
+type key struct{ Uin, Role, SecretId, SecretKey string }
+
+func parseKeys(out string) ([]key, error) {
+	var keys []key
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var k key
+		if err := json.Unmarshal(sc.Bytes(), &k); err != nil {
+			return nil, fmt.Errorf("key line %q: %w", sc.Text(), err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// proc is a server running as a child process.
+type proc struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *bytes.Buffer
+}
+
+// startServer starts partnerbill serve (args after serve's own) or the
+// baseline and waits for its address line.
+func startProc(ctx context.Context, name string, args []string, env []string, prefix string) (*proc, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	logs := &bytes.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+				found <- strings.TrimPrefix(strings.TrimSpace(a), "http://")
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case a := <-found:
+		return &proc{cmd: cmd, addr: a, logs: logs}, nil
+	case <-time.After(60 * time.Second):
+	case <-ctx.Done():
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, fmt.Errorf("%s did not start:\n%s", name, logs.String())
+}
+
+func (e *env) startServer(ctx context.Context, dataDir string, extra ...string) (*proc, error) {
+	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0"}, extra...)
+	return startProc(ctx, e.pb, args, e.childEnv(), "partnerbill listening on ")
+}
+
+// peakRSS is the most memory the process has held (VmHWM), in bytes.
+func (p *proc) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// stop ends the process gracefully.
+func (p *proc) stop() error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		return fmt.Errorf("did not stop within 15 s")
+	}
+}
+
+// timed runs fn and returns how long it took.
+func timed(fn func() error) (time.Duration, error) {
+	start := time.Now()
+	err := fn()
+	return time.Since(start), err
+}
+
+// run runs a command, its stdout to out (nil: discarded).
+func run(ctx context.Context, out io.Writer, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout = out
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, errb.String())
+	}
+	return nil
+}

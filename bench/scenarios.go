@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// month is the bill month every scenario uses.
+const month = "2024-12"
+
+func runAll(ctx context.Context, c config) ([]result, error) {
+	dir := c.workDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "partnerbill-bench-")
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+		if !c.keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	if c.profileDir != "" {
+		if err := os.MkdirAll(c.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+		abs, _ := filepath.Abs(c.profileDir)
+		c.profileDir = abs
+	}
+	logf("working in %s", dir)
+	pb, err := buildPartnerbill(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	e := &env{cfg: c, dir: dir, pb: pb, database: c.database}
+	if e.database != "" {
+		logf("database: PostgreSQL (%s)", redactURL(e.database))
+	} else {
+		logf("database: embedded SQLite")
+	}
+	var results []result
+	steps := []struct {
+		name string
+		fn   func(context.Context) ([]result, error)
+	}{
+		{"request", e.requestPath},
+		{"import", e.importScenario},
+		{"ready", e.timeToReady},
+		{"memory", e.memoryFlat},
+	}
+	for _, s := range steps {
+		if !c.scenarios[s.name] {
+			continue
+		}
+		logf("scenario %s", s.name)
+		rs, err := s.fn(ctx)
+		results = append(results, rs...)
+		if err != nil {
+			return results, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return results, nil
+}
+
+func redactURL(u string) string {
+	if i := strings.Index(u, "@"); i > 0 {
+		if j := strings.Index(u, "://"); j > 0 && j < i {
+			return u[:j+3] + "…" + u[i:]
+		}
+	}
+	return u
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func (e *env) profileArgs(name string) []string {
+	if e.cfg.profileDir == "" {
+		return nil
+	}
+	return []string{"--cpuprofile", filepath.Join(e.cfg.profileDir, name+".cpu.pprof"),
+		"--memprofile", filepath.Join(e.cfg.profileDir, name+".allocs.pprof")}
+}
+
+// requestPath: DescribeBillDownloadUrl for ready files over keep-alive
+// connections, against a bare handler returning the same bytes.
+func (e *env) requestPath(ctx context.Context) ([]result, error) {
+	data := filepath.Join(e.dir, "request")
+	e.resetDatabase(ctx, data)
+	out, err := e.cli(ctx, data, "ledger", "synth", "--customers", fmt.Sprint(e.cfg.accounts), "--rows-per-customer", "0",
+		"--month", month, "--out", os.DevNull, "--create-accounts")
+	if err != nil {
+		return nil, err
+	}
+	keys, err := parseKeys(out)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := e.startServer(ctx, data, e.profileArgs("request")...)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	reqs := presign(srv.addr, keys)
+	// Warm up: every account's (empty) file built and ready.
+	c := newClient(e.cfg.concurrency)
+	pending := slices.Clone(reqs)
+	var sample []byte
+	for deadline := time.Now().Add(5 * time.Minute); len(pending) > 0; {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("%d files still not ready after warm-up", len(pending))
+		}
+		var still []signed
+		for _, s := range pending {
+			body, err := send(c, srv.addr, s)
+			if err != nil {
+				return nil, err
+			}
+			if !ok(body) {
+				still = append(still, s)
+			} else {
+				sample = body
+			}
+		}
+		pending = still
+		if len(pending) > 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	logf("request path: %d accounts ready; answer is %d bytes", len(keys), len(sample))
+	bodyFile := filepath.Join(e.dir, "baseline-body.json")
+	if err := os.WriteFile(bodyFile, sample, 0o644); err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	base, err := startProc(ctx, self, []string{"-baseline-serve", "127.0.0.1:0", bodyFile}, os.Environ(), "baseline listening on ")
+	if err != nil {
+		return nil, err
+	}
+	defer base.stop()
+	// The baseline answers the same signed requests; it checks nothing.
+	baseReqs := presign(base.addr, keys)
+
+	d, conns := e.cfg.duration, e.cfg.concurrency
+	var pbMax, baseMax []loadResult
+	for i := range e.cfg.runs {
+		pbMax = append(pbMax, closedLoop(ctx, srv.addr, reqs, conns, d))
+		baseMax = append(baseMax, closedLoop(ctx, base.addr, baseReqs, conns, d))
+		logf("request path run %d: partnerbill %v (%d not ready/limited); baseline %v", i+1, pbMax[i], pbMax[i].errors, baseMax[i])
+	}
+	pb, bl := medianLoad(pbMax), medianLoad(baseMax)
+	half := pb.rps / 2
+	pbHalf := openLoop(ctx, srv.addr, reqs, conns, half, d)
+	baseHalf := openLoop(ctx, base.addr, baseReqs, conns, half, d)
+	logf("request path at %.0f req/s: partnerbill %v; baseline %v", half, pbHalf, baseHalf)
+	var errs error
+	if pb.errors > 0 || pbHalf.errors > 0 {
+		errs = fmt.Errorf("%d answers were not a ready file (rate limited? raise -accounts)", pb.errors+pbHalf.errors)
+	}
+	return []result{
+		{scenario: "request path, max throughput", partnerbill: pb.String(), baseline: bl.String(),
+			ratio: fmt.Sprintf("%.2f×", pb.rps/bl.rps), target: "≥ 0.50×"},
+		{scenario: fmt.Sprintf("request path at half load (%.0f req/s)", half), partnerbill: pbHalf.String(), baseline: baseHalf.String(),
+			ratio: fmt.Sprintf("p99 %s", fmtDur(pbHalf.p99)), target: "p99 < 5ms"},
+	}, errs
+}
+
+func medianLoad(rs []loadResult) loadResult {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b loadResult) int {
+		switch {
+		case a.rps < b.rps:
+			return -1
+		case a.rps > b.rps:
+			return 1
+		}
+		return 0
+	})
+	return s[len(s)/2]
+}
+
+var errNoBaseline = errors.New("baseline tool missing")
