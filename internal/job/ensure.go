@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/partnerbill/partnerbill/internal/billfile"
 	"github.com/partnerbill/partnerbill/internal/ledger"
@@ -21,6 +23,40 @@ type Enqueuer interface {
 type Files struct {
 	Store store.Store
 	Queue Enqueuer
+
+	// queued remembers builds this process queued a moment ago, so a client
+	// polling for a file being built costs two reads, not a queue insert
+	// (River would find the duplicate, but only inside a write
+	// transaction).
+	mu     sync.Mutex
+	queued map[BuildArgs]time.Time
+}
+
+// requeueAfter is how long Ensure trusts its memory of a queued build
+// before asking the queue again (which is harmless: the queue keeps one
+// build per args).
+const requeueAfter = 2 * time.Second
+
+// recentlyQueued reports whether a was queued by this process within
+// requeueAfter, and otherwise notes that it is being queued now.
+func (f *Files) recentlyQueued(a BuildArgs, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.queued == nil {
+		f.queued = map[BuildArgs]time.Time{}
+	}
+	if t, ok := f.queued[a]; ok && now.Sub(t) < requeueAfter {
+		return true
+	}
+	if len(f.queued) > 10_000 {
+		for k, t := range f.queued {
+			if now.Sub(t) >= requeueAfter {
+				delete(f.queued, k)
+			}
+		}
+	}
+	f.queued[a] = now
+	return false
 }
 
 // Status is the answer to "is this file ready?".
@@ -55,7 +91,14 @@ func (f *Files) Ensure(ctx context.Context, owner string, m ledger.Month, k bill
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return Status{}, fmt.Errorf("bill file record: %w", err)
 	}
-	if err := f.Queue.Enqueue(ctx, BuildArgs{OwnerUIN: owner, Month: m.String(), FileType: string(k), Version: v}); err != nil {
+	a := BuildArgs{OwnerUIN: owner, Month: m.String(), FileType: string(k), Version: v}
+	if f.recentlyQueued(a, time.Now()) {
+		return Status{}, nil
+	}
+	if err := f.Queue.Enqueue(ctx, a); err != nil {
+		f.mu.Lock()
+		delete(f.queued, a) // not queued after all: the next request tries again
+		f.mu.Unlock()
 		return Status{}, err
 	}
 	return Status{}, nil
