@@ -142,7 +142,7 @@ func issueKey(cmd *cobra.Command, st store.Store, a account.Account) (issuedKey,
 }
 
 func keyCommand(cfg *Config) *cobra.Command {
-	cmd := &cobra.Command{Use: "key", Short: "Issue and disable API keys"}
+	cmd := &cobra.Command{Use: "key", Short: "Issue, rotate and disable API keys"}
 	var uin string
 	create := &cobra.Command{
 		Use:   "create --uin UIN",
@@ -189,6 +189,61 @@ func keyCommand(cfg *Config) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(create, disable)
+	var grace time.Duration
+	rotate := &cobra.Command{
+		Use:   "rotate SECRETID [--grace DURATION]",
+		Short: "Issue a new key for SECRETID's account and stop SECRETID after a grace period; prints {Uin, Role, SecretId, SecretKey} as JSON",
+		Long: `Issue a new key for the account of SECRETID, printed once as JSON like key
+create, and make SECRETID stop working when the grace period ends, so that
+clients can move to the new key in the meantime. --grace 0 stops it at once.
+A rotation never extends a key's life: an earlier end already set stays.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if grace < 0 {
+				return fmt.Errorf("--grace %v: want 0 (stop the old key now) or a positive duration", grace)
+			}
+			ctx := cmd.Context()
+			st, err := cfg.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			old, err := st.GetKey(ctx, args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no key with SecretId %s", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			a, err := st.GetAccount(ctx, old.UIN)
+			if err != nil {
+				return fmt.Errorf("account %s of key %s: %w", old.UIN, old.SecretID, err)
+			}
+			now := time.Now()
+			k := account.NewKey(a.UIN, now)
+			if err := st.RotateKey(ctx, old.SecretID, k, now.Add(grace)); err != nil {
+				return fmt.Errorf("rotate key %s: %w", old.SecretID, err)
+			}
+			if err := printJSON(cmd.OutOrStdout(), issuedKey{Uin: a.UIN, Role: string(a.Role), SecretId: k.SecretID, SecretKey: k.SecretKey}); err != nil {
+				return err
+			}
+			// What became of the old key goes to stderr: stdout stays the
+			// one JSON object scripts read.
+			if old, err = st.GetKey(ctx, old.SecretID); err != nil {
+				return err
+			}
+			switch {
+			case old.Disabled:
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s was already disabled\n", old.SecretID)
+			case !old.ExpiresAt.After(now):
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s no longer works\n", old.SecretID)
+			default:
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s stops working at %s\n", old.SecretID, old.ExpiresAt.UTC().Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the old key keeps working, e.g. 1h or 168h; 0 stops it at once")
+	cmd.AddCommand(create, disable, rotate)
 	return cmd
 }

@@ -49,12 +49,16 @@ func (c *Config) openBackend(ctx context.Context, files *filestore.Store, jo job
 	if err != nil {
 		return nil, err
 	}
+	sealer, err := c.sealer()
+	if err != nil {
+		return nil, err
+	}
 	jo.NoMigrate = noMigrate
 	b := &backend{}
 	if kind == dbPostgres {
-		db, err := pgstore.Open(ctx, c.Database, &pgstore.Options{NoMigrate: noMigrate, MaxConns: pgPoolSize})
+		db, err := pgstore.Open(ctx, c.Database, &pgstore.Options{NoMigrate: noMigrate, MaxConns: pgPoolSize, Sealer: sealer})
 		if err != nil {
-			return nil, err
+			return nil, c.masterKeyHint(err)
 		}
 		b.closers = append(b.closers, func() { db.Close() })
 		q, err := job.NewPostgresQueue(ctx, db.Pool(), "", db, files, jo)
@@ -69,9 +73,9 @@ func (c *Config) openBackend(ctx context.Context, files *filestore.Store, jo job
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{MaxConns: 4})
+	st, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{MaxConns: 4, Sealer: sealer})
 	if err != nil {
-		return nil, err
+		return nil, c.masterKeyHint(err)
 	}
 	b.closers = append(b.closers, func() { st.Close() })
 	// River gets a pool of its own: a long build streams the ledger through
@@ -107,10 +111,16 @@ Replicas migrating at once take turns (an advisory lock on PostgreSQL).`,
 			if err != nil {
 				return err
 			}
+			// The master key too: migrating seals the SecretKeys that
+			// versions before sealing stored in plaintext.
+			sealer, err := cfg.sealer()
+			if err != nil {
+				return err
+			}
 			if kind == dbPostgres {
-				db, err := pgstore.Open(ctx, cfg.Database, nil)
+				db, err := pgstore.Open(ctx, cfg.Database, &pgstore.Options{Sealer: sealer})
 				if err != nil {
-					return err
+					return cfg.masterKeyHint(err)
 				}
 				defer db.Close()
 				if err := job.MigratePostgres(ctx, db.Pool(), "", logger); err != nil {
@@ -121,9 +131,9 @@ Replicas migrating at once take turns (an advisory lock on PostgreSQL).`,
 				if err != nil {
 					return err
 				}
-				st, err := sqlitestore.Open(ctx, path, nil)
+				st, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer})
 				if err != nil {
-					return err
+					return cfg.masterKeyHint(err)
 				}
 				defer st.Close()
 				riverDB, err := sqlitestore.OpenPool(path, 1)

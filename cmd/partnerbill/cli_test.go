@@ -138,7 +138,7 @@ func TestGlobalFlagsAnywhereAndEnvTwins(t *testing.T) {
 		if name == "PARTNERBILL_DATA_DIR" {
 			return dir
 		}
-		return ""
+		return testEnv(name)
 	}
 	if err := run(context.Background(), []string{"account", "list"}, env, nil, &o, &e); err != nil {
 		t.Fatal(err)

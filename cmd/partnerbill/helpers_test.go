@@ -36,7 +36,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func testEnv(string) string { return "" }
+// testMasterKey is the PARTNERBILL_MASTER_KEY every test command gets:
+// on PostgreSQL, replicas and admin commands (each with a data folder of
+// its own) must share one. TestMasterKeyFile covers the key file that the
+// embedded database uses without it.
+const testMasterKey = "4f1c6a0d2b9e8f7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b"
+
+func testEnv(name string) string {
+	if name == "PARTNERBILL_MASTER_KEY" {
+		return testMasterKey
+	}
+	return ""
+}
+
+// noEnv is an empty environment: no master key, so the embedded database
+// keeps one in its data folder.
+func noEnv(string) string { return "" }
 
 // cli runs one partnerbill command on dataDir the way main does and
 // returns its stdout; it fails the test when the command fails.
@@ -50,8 +65,13 @@ func cli(t testing.TB, dataDir string, args ...string) string {
 }
 
 func cliResult(dataDir string, args ...string) (stdout, stderr string, err error) {
+	return cliResultEnv(testEnv, dataDir, args...)
+}
+
+// cliResultEnv is cliResult in the environment getenv.
+func cliResultEnv(getenv env, dataDir string, args ...string) (stdout, stderr string, err error) {
 	var o, e bytes.Buffer
-	err = run(context.Background(), append([]string{"--data-dir", dataDir}, args...), testEnv, strings.NewReader(""), &o, &e)
+	err = run(context.Background(), append([]string{"--data-dir", dataDir}, args...), getenv, strings.NewReader(""), &o, &e)
 	return o.String(), e.String(), err
 }
 
@@ -72,6 +92,8 @@ func newAccount(t testing.TB, dataDir string, args ...string) key {
 type server struct {
 	URL  string
 	Host string
+	// Logs is what it has written to stderr so far.
+	Logs *lineWriter
 	stop func() error
 }
 
@@ -106,13 +128,19 @@ func (w *lineWriter) String() string {
 // cleanup stops it and checks that it stopped cleanly.
 func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, testEnv, dataDir, extra...)
+}
+
+// startServerEnv is startServer in the environment getenv.
+func startServerEnv(t testing.TB, getenv env, dataDir string, extra ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	found := make(chan string, 1)
 	out := &lineWriter{found: found}
 	errOut := &lineWriter{}
 	done := make(chan error, 1)
 	args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0"}, extra...)
-	go func() { done <- run(ctx, args, testEnv, nil, out, errOut) }()
+	go func() { done <- run(ctx, args, getenv, nil, out, errOut) }()
 	var u string
 	select {
 	case u = <-found:
@@ -125,7 +153,7 @@ func startServer(t testing.TB, dataDir string, extra ...string) *server {
 	}
 	var once sync.Once
 	var stopErr error
-	s := &server{URL: u, Host: strings.TrimPrefix(u, "http://")}
+	s := &server{URL: u, Host: strings.TrimPrefix(u, "http://"), Logs: errOut}
 	s.stop = func() error {
 		once.Do(func() {
 			cancel()
@@ -159,7 +187,7 @@ type child struct {
 func startChild(t testing.TB, dataDir string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "PARTNERBILL_TEST_AS_MAIN=1")
+	cmd.Env = append(os.Environ(), "PARTNERBILL_TEST_AS_MAIN=1", "PARTNERBILL_MASTER_KEY="+testMasterKey)
 	found := make(chan string, 1)
 	out := &lineWriter{found: found}
 	logs := &lineWriter{}

@@ -33,7 +33,7 @@ ledger with the same Id and content are skipped; the same Id with other
 content is an error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := cfg.openStore(cmd.Context())
+			st, err := cfg.openLedgerStore(cmd.Context())
 			if err != nil {
 				return err
 			}

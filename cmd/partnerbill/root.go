@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/partnerbill/partnerbill/internal/account"
 	"github.com/partnerbill/partnerbill/internal/store"
 	"github.com/partnerbill/partnerbill/internal/store/pgstore"
 	"github.com/partnerbill/partnerbill/internal/store/sqlitestore"
@@ -22,6 +23,9 @@ type Config struct {
 	DataDir  string
 	Database string
 	Storage  string
+	// MasterKey is PARTNERBILL_MASTER_KEY, hex. It has no flag, so that it
+	// never shows in a process list or a shell history.
+	MasterKey string
 }
 
 // env is how run reads the environment (os.Getenv in main, a map in tests).
@@ -30,7 +34,7 @@ type env func(string) string
 // run is the whole program: main calls it with the process's arguments and
 // streams, and end-to-end tests call it the same way.
 func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) error {
-	cfg := &Config{}
+	cfg := &Config{MasterKey: getenv("PARTNERBILL_MASTER_KEY")}
 	root := &cobra.Command{
 		Use:           "partnerbill",
 		Short:         "Self-hosted Tencent Cloud International Partners billing API (intlpartnersmgt 2022-09-28)",
@@ -111,19 +115,82 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
-// openStore opens the configured store for an admin command, applying
-// migrations.
-func (c *Config) openStore(ctx context.Context) (store.Store, error) {
+// masterKeyFile is where the embedded database's master key is kept,
+// unless PARTNERBILL_MASTER_KEY is set.
+const masterKeyFile = "master.key"
+
+// sealer returns the Sealer of the master key that SecretKeys are sealed
+// with: PARTNERBILL_MASTER_KEY, or else, on the embedded database,
+// DATA_DIR/master.key, created on first use. On PostgreSQL the variable is
+// required: every replica and admin command must share one master key,
+// and a key file would give each machine its own.
+func (c *Config) sealer() (*account.Sealer, error) {
 	kind, err := c.database()
 	if err != nil {
 		return nil, err
 	}
+	if kind == dbPostgres && c.MasterKey == "" {
+		return nil, errors.New("PARTNERBILL_MASTER_KEY is not set: on PostgreSQL every replica and admin command must seal and open SecretKeys " +
+			"with the same master key; generate one once (openssl rand -hex 32) and set it, identically, everywhere")
+	}
+	k, err := account.LoadMasterKey(c.MasterKey, filepath.Join(c.DataDir, masterKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	return account.NewSealer(k)
+}
+
+// masterKeyHint explains a store refused for its master key.
+func (c *Config) masterKeyHint(err error) error {
+	if !errors.Is(err, account.ErrWrongMasterKey) {
+		return err
+	}
+	from := "PARTNERBILL_MASTER_KEY"
+	if c.MasterKey == "" {
+		from = filepath.Join(c.DataDir, masterKeyFile)
+	}
+	return fmt.Errorf("%w: the master key came from %s; use the one the database was first opened with "+
+		"(every replica and admin command must share it, see SECURITY.md)", err, from)
+}
+
+// openStore opens the configured store for an admin command, applying
+// migrations, with the master key.
+func (c *Config) openStore(ctx context.Context) (store.Store, error) {
+	return c.open(ctx, true)
+}
+
+// openLedgerStore opens the configured store, applying migrations, for a
+// command that never reads or writes a key (ledger import): without the
+// master key, so that an import job needs no access to it.
+func (c *Config) openLedgerStore(ctx context.Context) (store.Store, error) {
+	return c.open(ctx, false)
+}
+
+func (c *Config) open(ctx context.Context, keys bool) (store.Store, error) {
+	kind, err := c.database()
+	if err != nil {
+		return nil, err
+	}
+	var sealer *account.Sealer
+	if keys {
+		if sealer, err = c.sealer(); err != nil {
+			return nil, err
+		}
+	}
 	if kind == dbPostgres {
-		return pgstore.Open(ctx, c.Database, nil)
+		db, err := pgstore.Open(ctx, c.Database, &pgstore.Options{Sealer: sealer})
+		if err != nil {
+			return nil, c.masterKeyHint(err)
+		}
+		return db, nil
 	}
 	path, err := c.sqlitePath()
 	if err != nil {
 		return nil, err
 	}
-	return sqlitestore.Open(ctx, path, nil)
+	db, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer})
+	if err != nil {
+		return nil, c.masterKeyHint(err)
+	}
+	return db, nil
 }

@@ -53,14 +53,26 @@ type Account struct {
 	CreatedAt   time.Time
 }
 
-// Key is one SecretId/SecretKey pair of an account. A disabled key can no
-// longer sign requests but is kept so its SecretId is never reissued.
+// Key is one SecretId/SecretKey pair of an account. A disabled or expired
+// key can no longer sign requests but is kept so its SecretId is never
+// reissued.
 type Key struct {
-	SecretID  string
+	SecretID string
+	// SecretKey is the plaintext key. Stores keep it sealed (Sealer) and
+	// hand it back in plaintext.
 	SecretKey string
 	UIN       string
 	Disabled  bool
+	// ExpiresAt is when the key stops working (the end of a rotation's
+	// grace period); zero means never.
+	ExpiresAt time.Time
 	CreatedAt time.Time
+}
+
+// Active reports whether the key may sign a request at now: it is not
+// disabled, and now is before its expiry, if it has one.
+func (k Key) Active(now time.Time) bool {
+	return !k.Disabled && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
 }
 
 // ErrInvalidUIN reports a UIN that is not a string of digits.

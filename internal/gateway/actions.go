@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/partnerbill/partnerbill/internal/account"
@@ -23,6 +24,17 @@ func (g *Gateway) table() map[string]action {
 			handle:    g.describeBillDownloadURL,
 		},
 	}
+}
+
+// Actions lists every action the gateway serves, with the roles that may
+// call it, straight from the action table: tests that must cover every
+// action (the isolation matrix) pick a new one up as soon as it is added.
+func Actions() map[string][]account.Role {
+	out := map[string][]account.Role{}
+	for name, a := range (&Gateway{}).table() {
+		out[name] = slices.Clone(a.roles)
+	}
+	return out
 }
 
 // firstMonth is the earliest bill month the partner API serves.
@@ -58,7 +70,7 @@ func (g *Gateway) describeBillDownloadURL(ctx context.Context, c *call) (any, er
 	}
 	kind, err := billfile.ParseKind(*in.FileType)
 	if err != nil {
-		return nil, tc3.Invalid("FileType", "FileType %v", err)
+		return nil, tc3.Invalid("FileType", "%v", err)
 	}
 	st, err := g.cfg.Files.Ensure(ctx, c.Account.UIN, month, kind)
 	if errors.Is(err, job.ErrBuildFailed) {
@@ -84,10 +96,10 @@ func (g *Gateway) parseMonth(s string) (ledger.Month, error) {
 	rangeMsg := fmt.Sprintf("a month in YYYY-MM form from %s to %s (the current month, UTC)", firstMonth, last)
 	m, err := ledger.ParseMonth(s)
 	if err != nil {
-		return m, tc3.Invalid("Month", "Month must be %s; %q is not in that form.", rangeMsg, s)
+		return m, tc3.Invalid("Month", "must be %s; %q is not in that form.", rangeMsg, s)
 	}
 	if m.Before(firstMonth) || last.Before(m) {
-		return m, tc3.Invalid("Month", "Month must be %s; %s is outside that range.", rangeMsg, s)
+		return m, tc3.Invalid("Month", "must be %s; %s is outside that range.", rangeMsg, s)
 	}
 	return m, nil
 }

@@ -27,6 +27,8 @@ import (
 
 // Accounts is what the gateway needs to know about callers.
 type Accounts interface {
+	// GetKey returns a key with its SecretKey in plaintext, disabled and
+	// expired ones included.
 	GetKey(ctx context.Context, secretID string) (account.Key, error)
 	GetAccount(ctx context.Context, uin string) (account.Account, error)
 }
@@ -147,7 +149,10 @@ func (g *Gateway) serve(r *http.Request, log *slog.Logger, out **call) (any, err
 		AnyService: g.cfg.AnyService,
 		LookupFunc: func(ctx context.Context, secretID string) (string, error) {
 			k, err := g.cfg.Accounts.GetKey(ctx, secretID)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && k.Disabled) {
+			// Unknown, disabled and expired keys get one answer, so that
+			// it never tells a caller which SecretIds exist. Expiry is
+			// judged by the gateway's clock, like the signature window.
+			if errors.Is(err, store.ErrNotFound) || (err == nil && !k.Active(g.cfg.NowFunc())) {
 				return "", tc3.ErrUnknownKey
 			}
 			if err != nil {

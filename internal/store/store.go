@@ -22,6 +22,10 @@ var (
 	// ErrConflict reports an imported line item whose Id is already in the
 	// ledger with different content.
 	ErrConflict = errors.New("conflicts with the ledger")
+	// ErrNoMasterKey reports a key operation on a store opened without a
+	// master key (Options.Sealer): it can neither seal nor open SecretKeys,
+	// and never stores one in plaintext.
+	ErrNoMasterKey = errors.New("the store was opened without a master key, so it cannot seal or open SecretKeys")
 )
 
 // ImportStats counts what one atomic import did.
@@ -74,12 +78,24 @@ type Store interface {
 	GetAccount(ctx context.Context, uin string) (account.Account, error)
 	// ListAccounts returns every account ordered by UIN.
 	ListAccounts(ctx context.Context) ([]account.Account, error)
-	// CreateKey adds k; ErrNotFound if its account does not exist.
+	// CreateKey adds k; ErrNotFound if its account does not exist. The
+	// SecretKey is stored sealed with the store's master key
+	// (account.Sealer, bound to the SecretId), never in plaintext;
+	// ErrNoMasterKey without one.
 	CreateKey(ctx context.Context, k account.Key) error
-	// GetKey returns the key with secretID, enabled or not, or ErrNotFound.
+	// GetKey returns the key with secretID, enabled or not, expired or
+	// not, with its SecretKey unsealed; ErrNotFound if unknown, an error
+	// wrapping account.ErrCannotUnseal if the stored value does not open
+	// under the master key.
 	GetKey(ctx context.Context, secretID string) (account.Key, error)
 	// DisableKey stops secretID from signing requests; ErrNotFound if unknown.
 	DisableKey(ctx context.Context, secretID string) error
+	// RotateKey adds k, a new key of the same account as oldSecretID, and
+	// makes the old key expire at oldExpiresAt, or keeps an earlier expiry
+	// it already has (a rotation never extends a key's life). Both happen
+	// or neither: ErrNotFound if oldSecretID is unknown, an error if k
+	// belongs to another account.
+	RotateKey(ctx context.Context, oldSecretID string, k account.Key, oldExpiresAt time.Time) error
 
 	// ImportRows adds the rows to the ledger atomically: all of them or,
 	// when rows yields an error or a row conflicts (ErrConflict), none.

@@ -49,6 +49,8 @@ type DB struct {
 	// different schemas of one database never wait for each other.
 	lockScope string
 	nowFunc   func() time.Time
+	// sealer seals SecretKeys; nil refuses key operations.
+	sealer *account.Sealer
 }
 
 var _ store.Store = (*DB)(nil)
@@ -70,6 +72,11 @@ type Options struct {
 	// NoMigrate skips applying the embedded migrations at Open, for
 	// deployments that run Migrate as a separate step.
 	NoMigrate bool
+	// Sealer seals SecretKeys with the master key, which every replica
+	// must share. Without one, key operations fail with
+	// store.ErrNoMasterKey, and Open neither checks the master key nor
+	// seals plaintext keys left by an older version.
+	Sealer *account.Sealer
 }
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
@@ -94,7 +101,7 @@ func Open(ctx context.Context, url string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open pool: %w", err)
 	}
-	d := &DB{pool: pool, schema: opts.Schema, nowFunc: opts.NowFunc}
+	d := &DB{pool: pool, schema: opts.Schema, nowFunc: opts.NowFunc, sealer: opts.Sealer}
 	if d.nowFunc == nil {
 		d.nowFunc = time.Now
 	}
@@ -163,7 +170,62 @@ func (d *DB) setup(ctx context.Context, migrate bool) (scope string, err error) 
 			return "", err
 		}
 	}
+	if d.sealer != nil {
+		if err := d.setupSealing(ctx, c.Conn(), migrate); err != nil {
+			return "", err
+		}
+	}
 	return scope, nil
+}
+
+// setupSealing runs on c, which holds the migration lock, in one
+// transaction: it records the master key's check value if the database
+// has none yet, refuses a master key other than the recorded one (a
+// replica started with another PARTNERBILL_MASTER_KEY), and seals the
+// SecretKeys that versions before sealing stored in plaintext. Without
+// migrate, a schema not migrated yet is left alone: starting the job queue
+// fails next, with a hint to run partnerbill migrate.
+func (d *DB) setupSealing(ctx context.Context, c *pgx.Conn, migrate bool) error {
+	err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO master_key_check (id, sealed, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING`,
+			d.sealer.CheckValue(), d.nowFunc()); err != nil {
+			return err
+		}
+		var check string
+		if err := tx.QueryRow(ctx, `SELECT sealed FROM master_key_check WHERE id = 1`).Scan(&check); err != nil {
+			return err
+		}
+		if err := d.sealer.VerifyCheckValue(check); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `SELECT secret_id, sealed_secret_key FROM api_keys WHERE NOT starts_with(sealed_secret_key, 'pb1:') FOR UPDATE`)
+		plain, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
+			var p [2]string
+			err := r.Scan(&p[0], &p[1])
+			return p, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range plain {
+			if account.IsSealed(p[1]) {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE api_keys SET sealed_secret_key = $1 WHERE secret_id = $2`,
+				d.sealer.SealSecretKey(p[0], p[1]), p[0]); err != nil {
+				return fmt.Errorf("seal the SecretKey of %s: %w", p[0], err)
+			}
+		}
+		return nil
+	})
+	var pe *pgconn.PgError
+	if !migrate && errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pgstore: %w", err)
+	}
+	return nil
 }
 
 // migrate applies the pending migrations on c, which holds the lock.
@@ -301,26 +363,77 @@ func (d *DB) ListAccounts(ctx context.Context) ([]account.Account, error) {
 	return out, translate(rows.Err())
 }
 
-// CreateKey implements store.Store.
-func (d *DB) CreateKey(ctx context.Context, k account.Key) error {
+const insertKey = `INSERT INTO api_keys (secret_id, uin, sealed_secret_key, disabled, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
+
+// keyArgs seals k's SecretKey and returns the arguments of insertKey.
+func (d *DB) keyArgs(k account.Key) ([]any, error) {
+	if d.sealer == nil {
+		return nil, store.ErrNoMasterKey
+	}
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = d.nowFunc()
 	}
-	_, err := d.pool.Exec(ctx, `INSERT INTO api_keys (secret_id, uin, secret_key, disabled, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		k.SecretID, k.UIN, k.SecretKey, k.Disabled, k.CreatedAt)
+	var expires *time.Time
+	if !k.ExpiresAt.IsZero() {
+		expires = &k.ExpiresAt
+	}
+	return []any{k.SecretID, k.UIN, d.sealer.SealSecretKey(k.SecretID, k.SecretKey), k.Disabled, expires, k.CreatedAt}, nil
+}
+
+// CreateKey implements store.Store.
+func (d *DB) CreateKey(ctx context.Context, k account.Key) error {
+	args, err := d.keyArgs(k)
+	if err != nil {
+		return err
+	}
+	_, err = d.pool.Exec(ctx, insertKey, args...)
 	return translate(err)
 }
 
 // GetKey implements store.Store.
 func (d *DB) GetKey(ctx context.Context, secretID string) (account.Key, error) {
+	if d.sealer == nil {
+		return account.Key{}, store.ErrNoMasterKey
+	}
 	var k account.Key
-	err := d.pool.QueryRow(ctx, `SELECT secret_id, uin, secret_key, disabled, created_at FROM api_keys WHERE secret_id = $1`, secretID).
-		Scan(&k.SecretID, &k.UIN, &k.SecretKey, &k.Disabled, &k.CreatedAt)
+	var sealed string
+	var expires *time.Time
+	err := d.pool.QueryRow(ctx, `SELECT secret_id, uin, sealed_secret_key, disabled, expires_at, created_at FROM api_keys WHERE secret_id = $1`, secretID).
+		Scan(&k.SecretID, &k.UIN, &sealed, &k.Disabled, &expires, &k.CreatedAt)
 	if err != nil {
-		return k, translate(err)
+		return account.Key{}, translate(err)
+	}
+	if k.SecretKey, err = d.sealer.OpenSecretKey(k.SecretID, sealed); err != nil {
+		return account.Key{}, fmt.Errorf("key %s: %w", k.SecretID, err)
+	}
+	if expires != nil {
+		k.ExpiresAt = expires.UTC()
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
 	return k, nil
+}
+
+// RotateKey implements store.Store in one transaction. LEAST ignores a
+// NULL expiry, so a key without one gets oldExpiresAt.
+func (d *DB) RotateKey(ctx context.Context, oldSecretID string, k account.Key, oldExpiresAt time.Time) error {
+	args, err := d.keyArgs(k)
+	if err != nil {
+		return err
+	}
+	return d.inTx(ctx, func(tx pgx.Tx) error {
+		var uin string
+		if err := tx.QueryRow(ctx, `SELECT uin FROM api_keys WHERE secret_id = $1 FOR UPDATE`, oldSecretID).Scan(&uin); err != nil {
+			return err
+		}
+		if uin != k.UIN {
+			return fmt.Errorf("rotate key %s of account %s: the new key is for account %s", oldSecretID, uin, k.UIN)
+		}
+		if _, err := tx.Exec(ctx, insertKey, args...); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE api_keys SET expires_at = LEAST(expires_at, $1) WHERE secret_id = $2`, oldExpiresAt, oldSecretID)
+		return err
+	})
 }
 
 // DisableKey implements store.Store.

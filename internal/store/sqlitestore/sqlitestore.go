@@ -37,6 +37,8 @@ type DB struct {
 	// stmts caches prepared statements by query text: parsing SQL is most
 	// of the cost of the small queries every API request makes.
 	stmts sync.Map // string → *sql.Stmt
+	// sealer seals SecretKeys; nil refuses key operations.
+	sealer *account.Sealer
 }
 
 // stmt returns the prepared statement for query, preparing it once.
@@ -80,6 +82,10 @@ type Options struct {
 	MaxConns int
 	// NowFunc replaces time.Now for timestamps.
 	NowFunc func() time.Time
+	// Sealer seals SecretKeys with the master key. Without one, key
+	// operations fail with store.ErrNoMasterKey, and Open neither checks
+	// the master key nor seals plaintext keys left by an older version.
+	Sealer *account.Sealer
 }
 
 // defaultCacheKiB is each connection's page cache (a negative
@@ -131,7 +137,7 @@ func Open(ctx context.Context, path string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{db: pool, nowFunc: opts.NowFunc}
+	d := &DB{db: pool, nowFunc: opts.NowFunc, sealer: opts.Sealer}
 	if d.nowFunc == nil {
 		d.nowFunc = time.Now
 	}
@@ -139,7 +145,68 @@ func Open(ctx context.Context, path string, opts *Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
+	if d.sealer != nil {
+		if err := d.setupSealing(ctx); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
 	return d, nil
+}
+
+// setupSealing, in one write transaction, records the master key's check
+// value if the database has none yet, refuses a master key other than the
+// recorded one, and seals the SecretKeys that versions before sealing
+// stored in plaintext.
+func (d *DB) setupSealing(ctx context.Context) error {
+	return d.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO master_key_check (id, sealed, created_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			d.sealer.CheckValue(), d.stamp()); err != nil {
+			return err
+		}
+		var check string
+		if err := tx.QueryRowContext(ctx, `SELECT sealed FROM master_key_check WHERE id = 1`).Scan(&check); err != nil {
+			return err
+		}
+		if err := d.sealer.VerifyCheckValue(check); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT secret_id, sealed_secret_key FROM api_keys`)
+		if err != nil {
+			return err
+		}
+		var plain [][2]string
+		for rows.Next() {
+			var id, key string
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return err
+			}
+			if !account.IsSealed(key) {
+				plain = append(plain, [2]string{id, key})
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(plain) == 0 {
+			return nil
+		}
+		// Zero the space the plaintext leaves behind in its pages, for
+		// these updates only (the setting is the pooled connection's).
+		if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+			return err
+		}
+		defer tx.ExecContext(ctx, `PRAGMA secure_delete = OFF`)
+		for _, p := range plain {
+			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET sealed_secret_key = ? WHERE secret_id = ?`,
+				d.sealer.SealSecretKey(p[0], p[1]), p[0]); err != nil {
+				return fmt.Errorf("seal the SecretKey of %s: %w", p[0], err)
+			}
+		}
+		return nil
+	})
 }
 
 // migrate applies, in order, each embedded migration not yet recorded.
@@ -278,27 +345,89 @@ func (d *DB) ListAccounts(ctx context.Context) ([]account.Account, error) {
 	return out, translate(rows.Err())
 }
 
-// CreateKey implements store.Store.
-func (d *DB) CreateKey(ctx context.Context, k account.Key) error {
+// expiryLayout writes expires_at in one fixed width, so that comparing
+// the text compares the times.
+const expiryLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// expiry is the expires_at value of t: NULL for the zero time.
+func expiry(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(expiryLayout)
+}
+
+const insertKey = `INSERT INTO api_keys (secret_id, uin, sealed_secret_key, disabled, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`
+
+// keyArgs seals k's SecretKey and returns the arguments of insertKey.
+func (d *DB) keyArgs(k account.Key) ([]any, error) {
+	if d.sealer == nil {
+		return nil, store.ErrNoMasterKey
+	}
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = d.nowFunc()
 	}
-	_, err := d.db.ExecContext(ctx, `INSERT INTO api_keys (secret_id, uin, secret_key, disabled, created_at) VALUES (?, ?, ?, ?, ?)`,
-		k.SecretID, k.UIN, k.SecretKey, k.Disabled, k.CreatedAt.UTC().Format(time.RFC3339Nano))
+	return []any{k.SecretID, k.UIN, d.sealer.SealSecretKey(k.SecretID, k.SecretKey), k.Disabled, expiry(k.ExpiresAt),
+		k.CreatedAt.UTC().Format(time.RFC3339Nano)}, nil
+}
+
+// CreateKey implements store.Store.
+func (d *DB) CreateKey(ctx context.Context, k account.Key) error {
+	args, err := d.keyArgs(k)
+	if err != nil {
+		return err
+	}
+	_, err = d.db.ExecContext(ctx, insertKey, args...)
 	return translate(err)
 }
 
 // GetKey implements store.Store.
 func (d *DB) GetKey(ctx context.Context, secretID string) (account.Key, error) {
+	if d.sealer == nil {
+		return account.Key{}, store.ErrNoMasterKey
+	}
 	var k account.Key
-	var created string
-	err := d.queryRow(ctx, `SELECT secret_id, uin, secret_key, disabled, created_at FROM api_keys WHERE secret_id = ?`, secretID).
-		Scan(&k.SecretID, &k.UIN, &k.SecretKey, &k.Disabled, &created)
+	var sealed, created string
+	var expires sql.NullString
+	err := d.queryRow(ctx, `SELECT secret_id, uin, sealed_secret_key, disabled, expires_at, created_at FROM api_keys WHERE secret_id = ?`, secretID).
+		Scan(&k.SecretID, &k.UIN, &sealed, &k.Disabled, &expires, &created)
 	if err != nil {
-		return k, translate(err)
+		return account.Key{}, translate(err)
+	}
+	if k.SecretKey, err = d.sealer.OpenSecretKey(k.SecretID, sealed); err != nil {
+		return account.Key{}, fmt.Errorf("key %s: %w", k.SecretID, err)
+	}
+	if expires.Valid {
+		if k.ExpiresAt, err = time.Parse(expiryLayout, expires.String); err != nil {
+			return account.Key{}, fmt.Errorf("key %s: expires_at %q: %w", k.SecretID, expires.String, err)
+		}
 	}
 	k.CreatedAt = parseStamp(created)
 	return k, nil
+}
+
+// RotateKey implements store.Store in one write transaction.
+func (d *DB) RotateKey(ctx context.Context, oldSecretID string, k account.Key, oldExpiresAt time.Time) error {
+	args, err := d.keyArgs(k)
+	if err != nil {
+		return err
+	}
+	at := oldExpiresAt.UTC().Format(expiryLayout)
+	return d.inTx(ctx, func(tx *sql.Tx) error {
+		var uin string
+		if err := tx.QueryRowContext(ctx, `SELECT uin FROM api_keys WHERE secret_id = ?`, oldSecretID).Scan(&uin); err != nil {
+			return err
+		}
+		if uin != k.UIN {
+			return fmt.Errorf("rotate key %s of account %s: the new key is for account %s", oldSecretID, uin, k.UIN)
+		}
+		if _, err := tx.ExecContext(ctx, insertKey, args...); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE api_keys SET expires_at = ? WHERE secret_id = ? AND (expires_at IS NULL OR expires_at > ?)`,
+			at, oldSecretID, at)
+		return err
+	})
 }
 
 // DisableKey implements store.Store.

@@ -13,7 +13,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		db, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "pb.db"), nil)
+		db, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "pb.db"), &sqlitestore.Options{Sealer: storetest.NewSealer(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

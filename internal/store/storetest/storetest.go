@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"iter"
@@ -20,13 +21,44 @@ import (
 )
 
 // Open returns a fresh, migrated, empty store that is closed at test
-// cleanup.
+// cleanup. It opens it with a master key (NewSealer), and the store must
+// implement RawKeys in its test build.
 type Open func(t *testing.T) store.Store
+
+// RawKeys looks under the seam: a backend's test build exposes it (from an
+// export_test.go file), reading and writing the stored form of a key's
+// SecretKey with SQL, so that the suite can check what the database
+// actually holds.
+type RawKeys interface {
+	// RawSecretKey returns the SecretKey column of secretID as stored.
+	RawSecretKey(ctx context.Context, secretID string) (string, error)
+	// SetRawSecretKey overwrites it, as an attacker with write access to
+	// the database, or a damaged backup, would.
+	SetRawSecretKey(ctx context.Context, secretID, raw string) error
+}
+
+// NewSealer returns a Sealer under a fresh random master key, for opening
+// stores in tests.
+func NewSealer(t testing.TB) *account.Sealer {
+	t.Helper()
+	k := make([]byte, account.MasterKeySize)
+	rand.Read(k)
+	s, err := account.NewSealer(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 // Run runs the conformance suite against stores from open.
 func Run(t *testing.T, open Open) {
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
+	t.Run("KeyRotationExpiresTheOldKey", func(t *testing.T) { testKeyRotation(t, open) })
+	t.Run("SecretKeysAreSealedAtRest", func(t *testing.T) { testSealedAtRest(t, open) })
+	t.Run("SealedKeyIsBoundToItsRow", func(t *testing.T) { testSealedKeySwap(t, open) })
+	t.Run("KeySealedUnderAnotherMasterKeyFails", func(t *testing.T) { testForeignMasterKey(t, open) })
+	t.Run("PlaintextKeyIsNeverServed", func(t *testing.T) { testPlaintextKeyRefused(t, open) })
 	t.Run("ImportIsIdempotent", func(t *testing.T) { testImportIdempotent(t, open) })
 	t.Run("ImportConflictStoresNothing", func(t *testing.T) { testImportConflict(t, open) })
 	t.Run("ImportErrorStoresNothing", func(t *testing.T) { testImportError(t, open) })
@@ -485,5 +517,231 @@ func testLineItemsStopEarly(t *testing.T, open Open) {
 	}
 	if n := len(collect(t, s, q)); n != len(rows) {
 		t.Errorf("after early stops: %d rows, want %d", n, len(rows))
+	}
+}
+
+// rawKeys returns s's RawKeys, failing the test if the backend does not
+// expose them.
+func rawKeys(t *testing.T, s store.Store) RawKeys {
+	t.Helper()
+	r, ok := s.(RawKeys)
+	if !ok {
+		t.Fatalf("%T does not implement storetest.RawKeys in its test build: the suite cannot check that SecretKeys are sealed at rest", s)
+	}
+	return r
+}
+
+// newKeyOf creates an end-customer account uin and one key of it.
+func newKeyOf(t *testing.T, s store.Store, uin string) account.Key {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateAccount(ctx, account.Account{UIN: uin, Role: account.RoleEndCustomer}); err != nil && !errors.Is(err, store.ErrDuplicate) {
+		t.Fatal(err)
+	}
+	k := account.NewKey(uin, time.Now())
+	if err := s.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// testKeyRotation checks RotateKey with an injected clock: the old key
+// stays active until the grace period ends and is inactive from then on,
+// exactly like a disabled key; a later rotation can shorten the grace but
+// never extend it; and a rotation that fails stores nothing.
+func testKeyRotation(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	old := newKeyOf(t, s, "800000000021")
+	now := time.Date(2025, time.March, 1, 12, 0, 0, 0, time.UTC)
+	get := func(id string) account.Key {
+		t.Helper()
+		k, err := s.GetKey(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	if k := get(old.SecretID); !k.ExpiresAt.IsZero() || !k.Active(now.AddDate(100, 0, 0)) {
+		t.Fatalf("a new key expires at %v; want never", k.ExpiresAt)
+	}
+
+	next := account.NewKey(old.UIN, now)
+	if err := s.RotateKey(ctx, old.SecretID, next, now.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	k := get(old.SecretID)
+	if !k.ExpiresAt.Equal(now.Add(24 * time.Hour)) {
+		t.Errorf("old key expires at %v, want %v", k.ExpiresAt, now.Add(24*time.Hour))
+	}
+	for _, c := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{now, true},
+		{now.Add(24*time.Hour - time.Microsecond), true},
+		{now.Add(24 * time.Hour), false},
+		{now.Add(25 * time.Hour), false},
+	} {
+		if got := k.Active(c.at); got != c.want {
+			t.Errorf("old key active at %v = %v, want %v", c.at, got, c.want)
+		}
+	}
+	if n := get(next.SecretID); n.SecretKey != next.SecretKey || n.UIN != old.UIN || !n.ExpiresAt.IsZero() || !n.Active(now.AddDate(1, 0, 0)) {
+		t.Errorf("new key after rotation: %+v", n)
+	}
+
+	// A shorter grace moves the end earlier; a longer one leaves it.
+	if err := s.RotateKey(ctx, old.SecretID, account.NewKey(old.UIN, now), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateKey(ctx, old.SecretID, account.NewKey(old.UIN, now), now.Add(48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if k := get(old.SecretID); !k.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Errorf("after a shorter then a longer grace the old key expires at %v, want %v", k.ExpiresAt, now.Add(time.Hour))
+	}
+	// A grace of zero ends the key at once.
+	if err := s.RotateKey(ctx, next.SecretID, account.NewKey(old.UIN, now), now); err != nil {
+		t.Fatal(err)
+	}
+	if k := get(next.SecretID); k.Active(now) {
+		t.Errorf("a key rotated with no grace is still active: %+v", k)
+	}
+	// Disabled wins over any expiry.
+	if err := s.DisableKey(ctx, old.SecretID); err != nil {
+		t.Fatal(err)
+	}
+	if get(old.SecretID).Active(now) {
+		t.Error("a disabled key within its grace period is active")
+	}
+
+	// Failed rotations store nothing.
+	orphan := account.NewKey(old.UIN, now)
+	if err := s.RotateKey(ctx, "AKIDnope", orphan, now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rotate an unknown key: err = %v, want ErrNotFound", err)
+	}
+	other := newKeyOf(t, s, "800000000022")
+	stranger := account.NewKey(other.UIN, now)
+	if err := s.RotateKey(ctx, next.SecretID, stranger, now); err == nil {
+		t.Error("rotating a key into another account's key was accepted")
+	}
+	for _, id := range []string{orphan.SecretID, stranger.SecretID} {
+		if _, err := s.GetKey(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a failed rotation stored its new key %s: err = %v", id, err)
+		}
+	}
+	if k := get(other.SecretID); !k.ExpiresAt.IsZero() {
+		t.Errorf("a refused rotation set another account's key to expire at %v", k.ExpiresAt)
+	}
+}
+
+// testSealedAtRest checks that the database never holds a SecretKey in
+// plaintext, and that every sealed value is fresh: the same SecretKey
+// stored twice is stored differently.
+func testSealedAtRest(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	raw := rawKeys(t, s)
+	a := newKeyOf(t, s, "800000000031")
+	b := account.NewKey(a.UIN, time.Now())
+	b.SecretKey = a.SecretKey
+	if err := s.CreateKey(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	for _, k := range []account.Key{a, b} {
+		v, err := raw.RawSecretKey(ctx, k.SecretID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(v, k.SecretKey) || !account.IsSealed(v) {
+			t.Fatalf("the database holds %q for a SecretKey, not a sealed value", v)
+		}
+		stored = append(stored, v)
+		got, err := s.GetKey(ctx, k.SecretID)
+		if err != nil || got.SecretKey != k.SecretKey {
+			t.Fatalf("GetKey(%s) = %q, %v; want the plaintext key back", k.SecretID, got.SecretKey, err)
+		}
+	}
+	if stored[0] == stored[1] {
+		t.Error("one SecretKey sealed twice gave the same stored value: nonces are not fresh")
+	}
+}
+
+// testSealedKeySwap moves sealed values between two keys' rows: neither
+// opens on the other's row, whatever the master key.
+func testSealedKeySwap(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	raw := rawKeys(t, s)
+	a, b := newKeyOf(t, s, "800000000041"), newKeyOf(t, s, "800000000042")
+	va, err := raw.RawSecretKey(ctx, a.SecretID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vb, err := raw.RawSecretKey(ctx, b.SecretID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.SetRawSecretKey(ctx, a.SecretID, vb); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.SetRawSecretKey(ctx, b.SecretID, va); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []account.Key{a, b} {
+		got, err := s.GetKey(ctx, k.SecretID)
+		if !errors.Is(err, account.ErrCannotUnseal) {
+			t.Errorf("GetKey(%s) with the other row's sealed key: %q, %v; want ErrCannotUnseal", k.SecretID, got.SecretKey, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), a.SecretKey) || strings.Contains(err.Error(), b.SecretKey)) {
+			t.Errorf("the error shows a SecretKey: %v", err)
+		}
+	}
+	// Put back, both open again.
+	raw.SetRawSecretKey(ctx, a.SecretID, va)
+	raw.SetRawSecretKey(ctx, b.SecretID, vb)
+	if got, err := s.GetKey(ctx, a.SecretID); err != nil || got.SecretKey != a.SecretKey {
+		t.Errorf("after putting the sealed values back: %v", err)
+	}
+}
+
+// testForeignMasterKey stores a value sealed under another master key, as
+// a replica with a different PARTNERBILL_MASTER_KEY would: GetKey fails
+// with ErrCannotUnseal, whose message names the likely cause.
+func testForeignMasterKey(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	k := newKeyOf(t, s, "800000000051")
+	if err := rawKeys(t, s).SetRawSecretKey(ctx, k.SecretID, NewSealer(t).SealSecretKey(k.SecretID, k.SecretKey)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetKey(ctx, k.SecretID)
+	if !errors.Is(err, account.ErrCannotUnseal) || !strings.Contains(err.Error(), "PARTNERBILL_MASTER_KEY") {
+		t.Fatalf("GetKey of a key sealed under another master key: %v; want ErrCannotUnseal naming PARTNERBILL_MASTER_KEY", err)
+	}
+	if strings.Contains(err.Error(), k.SecretKey) {
+		t.Errorf("the error shows the SecretKey: %v", err)
+	}
+}
+
+// testPlaintextKeyRefused writes a plaintext SecretKey straight into the
+// database, as a partnerbill from before sealing did: GetKey refuses it
+// rather than serve a key nobody sealed.
+func testPlaintextKeyRefused(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	k := newKeyOf(t, s, "800000000061")
+	if err := rawKeys(t, s).SetRawSecretKey(ctx, k.SecretID, k.SecretKey); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetKey(ctx, k.SecretID); !errors.Is(err, account.ErrCannotUnseal) {
+		t.Errorf("GetKey of a plaintext row: %q, %v; want ErrCannotUnseal", got.SecretKey, err)
 	}
 }

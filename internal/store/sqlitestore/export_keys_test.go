@@ -1,0 +1,26 @@
+package sqlitestore
+
+import (
+	"context"
+
+	"github.com/partnerbill/partnerbill/internal/store"
+)
+
+// RawSecretKey implements storetest.RawKeys: the column as stored.
+func (d *DB) RawSecretKey(ctx context.Context, secretID string) (string, error) {
+	var v string
+	err := d.db.QueryRowContext(ctx, `SELECT sealed_secret_key FROM api_keys WHERE secret_id = ?`, secretID).Scan(&v)
+	return v, translate(err)
+}
+
+// SetRawSecretKey implements storetest.RawKeys.
+func (d *DB) SetRawSecretKey(ctx context.Context, secretID, raw string) error {
+	res, err := d.db.ExecContext(ctx, `UPDATE api_keys SET sealed_secret_key = ? WHERE secret_id = ?`, raw, secretID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return store.ErrNotFound
+	}
+	return nil
+}
