@@ -162,6 +162,9 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 		Metrics:    m,
 		AnyService: o.anyService,
 		NowFunc:    o.nowFunc,
+		// Clients poll: reading each caller's key once a second instead of
+		// on every request. `key disable` takes effect within that second.
+		KeyCacheTTL: time.Second,
 	})
 	srv := &http.Server{
 		Handler:           gateway.Routes(gw, filestore.DownloadPath, downloadDeadline(files.Handler()), st.Ping, m),

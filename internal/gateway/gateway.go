@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,12 +53,58 @@ type Config struct {
 	AnyService bool
 	// NowFunc replaces time.Now for signature windows and month bounds.
 	NowFunc func() time.Time
+	// KeyCacheTTL lets the gateway reuse a key and its account for this
+	// long instead of reading them on every request (clients poll); a key
+	// disabled meanwhile keeps working for at most this long. Zero reads
+	// them every time. Expiry is judged on every request either way.
+	KeyCacheTTL time.Duration
 }
 
 // Gateway serves POST / and GET / in the API 3.0 protocol.
 type Gateway struct {
 	cfg     Config
 	actions map[string]action
+
+	mu      sync.Mutex
+	callers map[string]cachedCaller
+}
+
+// cachedCaller is a key and its account as read at fetched.
+type cachedCaller struct {
+	key     account.Key
+	account account.Account
+	fetched time.Time
+}
+
+// caller returns the key secretID and its account, from the cache when
+// KeyCacheTTL allows. Unknown keys are never cached.
+func (g *Gateway) caller(ctx context.Context, secretID string) (account.Key, account.Account, error) {
+	now := time.Now()
+	if g.cfg.KeyCacheTTL > 0 {
+		g.mu.Lock()
+		c, ok := g.callers[secretID]
+		g.mu.Unlock()
+		if ok && now.Sub(c.fetched) < g.cfg.KeyCacheTTL {
+			return c.key, c.account, nil
+		}
+	}
+	k, err := g.cfg.Accounts.GetKey(ctx, secretID)
+	if err != nil {
+		return k, account.Account{}, err
+	}
+	a, err := g.cfg.Accounts.GetAccount(ctx, k.UIN)
+	if err != nil {
+		return k, a, fmt.Errorf("account of key %s: %w", k.SecretID, err)
+	}
+	if g.cfg.KeyCacheTTL > 0 {
+		g.mu.Lock()
+		if g.callers == nil || len(g.callers) > 100_000 {
+			g.callers = map[string]cachedCaller{}
+		}
+		g.callers[secretID] = cachedCaller{key: k, account: a, fetched: now}
+		g.mu.Unlock()
+	}
+	return k, a, nil
 }
 
 // New returns a gateway with every action partnerbill serves.
@@ -143,12 +190,12 @@ func (g *Gateway) serve(r *http.Request, log *slog.Logger, out **call) (any, err
 	if err != nil {
 		return nil, err
 	}
-	var key account.Key
+	var acct account.Account
 	v := tc3.Verifier{
 		NowFunc:    g.cfg.NowFunc,
 		AnyService: g.cfg.AnyService,
 		LookupFunc: func(ctx context.Context, secretID string) (string, error) {
-			k, err := g.cfg.Accounts.GetKey(ctx, secretID)
+			k, a, err := g.caller(ctx, secretID)
 			// Unknown, disabled and expired keys get one answer, so that
 			// it never tells a caller which SecretIds exist. Expiry is
 			// judged by the gateway's clock, like the signature window.
@@ -158,17 +205,13 @@ func (g *Gateway) serve(r *http.Request, log *slog.Logger, out **call) (any, err
 			if err != nil {
 				return "", err
 			}
-			key = k
+			acct = a
 			return k.SecretKey, nil
 		},
 	}
 	req, err := v.Verify(r.Context(), r, body)
 	if err != nil {
 		return nil, err
-	}
-	acct, err := g.cfg.Accounts.GetAccount(r.Context(), key.UIN)
-	if err != nil {
-		return nil, fmt.Errorf("account of key %s: %w", key.SecretID, err)
 	}
 	c := &call{Request: req, Account: acct}
 	*out = c

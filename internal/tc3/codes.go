@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Service and Version name the one API partnerbill serves. The SDKs put
@@ -67,6 +68,12 @@ const (
 	// transport level.
 	CodeInvalidRequest = "InvalidRequest"
 )
+
+// MaxMessage bounds an error message on the wire. Messages quote what the
+// client sent (a SecretId, a parameter value or name), and a request may
+// carry up to 10 MB: without a bound a client would get its input back
+// whole, up to five times larger once quoted and JSON-escaped.
+const MaxMessage = 1024
 
 // Error is an API error as the client sees it. Every failure partnerbill
 // reports travels as one of these so that a single place (the gateway) turns
@@ -140,10 +147,18 @@ func WriteSuccess(w http.ResponseWriter, requestID string, body any) error {
 // {"Response":{"Error":{"Code":…,"Message":…},"RequestId":"<id>"}} with
 // HTTP 200, because any other status makes both SDKs drop the body and
 // report a bare HTTP failure instead of the code. A nil e is written as an
-// InternalError rather than as an empty error object.
+// InternalError rather than as an empty error object. A message longer
+// than MaxMessage is cut short.
 func WriteError(w http.ResponseWriter, requestID string, e *Error) {
 	if e == nil {
 		e = Errorf(CodeInternalError, "internal error")
+	}
+	if len(e.Message) > MaxMessage {
+		cut := MaxMessage
+		for cut > 0 && !utf8.RuneStart(e.Message[cut]) {
+			cut--
+		}
+		e = &Error{Code: e.Code, Message: e.Message[:cut] + "…"}
 	}
 	var env struct {
 		Response struct {

@@ -166,7 +166,7 @@ func (r *Request) object() *Error {
 
 // parseObject splits a JSON object into its members, refusing anything else.
 func parseObject(body []byte) ([]string, map[string]json.RawMessage, *Error) {
-	body = bytes.TrimSpace(body)
+	body = bytes.Trim(body, " \t\r\n") // JSON's white space; bytes.TrimSpace would also drop U+00A0 and U+0085
 	if len(body) == 0 {
 		return nil, map[string]json.RawMessage{}, nil // an empty body is {}
 	}
@@ -259,6 +259,11 @@ func setJSON(v reflect.Value, name string, raw json.RawMessage) *Error {
 	isString := raw[0] == '"'
 	var s string
 	if isString {
+		// encoding/json would turn invalid UTF-8 into U+FFFD silently; a
+		// form value is refused instead (decodeParams), so refuse it here too.
+		if !utf8.Valid(raw) {
+			return Invalid(name, "is not valid UTF-8")
+		}
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return Invalid(name, "is not a valid JSON string")
 		}
@@ -296,6 +301,9 @@ func setJSONStrings(v reflect.Value, name string, raw json.RawMessage) *Error {
 	for i, elem := range elems {
 		if len(elem) == 0 || elem[0] != '"' || json.Unmarshal(elem, &out[i]) != nil {
 			return Invalid(name+"."+strconv.Itoa(i), "must be a string")
+		}
+		if !utf8.Valid(elem) {
+			return Invalid(name+"."+strconv.Itoa(i), "is not valid UTF-8")
 		}
 	}
 	v.Set(reflect.ValueOf(out).Convert(v.Type()))
