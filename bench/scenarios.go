@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -34,6 +36,13 @@ func runAll(ctx context.Context, c config) ([]result, error) {
 		c.profileDir = abs
 	}
 	logf("working in %s", dir)
+	if os.Getenv("PARTNERBILL_MASTER_KEY") == "" {
+		// Every partnerbill the run starts shares one master key for the
+		// sealed SecretKeys (PostgreSQL needs it in the environment).
+		var b [32]byte
+		rand.Read(b[:])
+		os.Setenv("PARTNERBILL_MASTER_KEY", hex.EncodeToString(b[:]))
+	}
 	pb, err := buildPartnerbill(ctx, dir)
 	if err != nil {
 		return nil, err

@@ -74,23 +74,20 @@ var ErrBuildFailed = errors.New("the bill file could not be built")
 // ledger, or queues its build. A file built from an older ledger version is
 // never returned: an import that changes the month moves the version on.
 func (f *Files) Ensure(ctx context.Context, owner string, m ledger.Month, k billfile.Kind) (Status, error) {
-	v, err := f.Store.LedgerVersion(ctx, owner, m)
+	bf, err := f.Store.CurrentBillFile(ctx, owner, m, string(k))
 	if err != nil {
-		return Status{}, fmt.Errorf("ledger version: %w", err)
+		return Status{}, fmt.Errorf("bill file record: %w", err)
 	}
-	key := store.FileKey{OwnerUIN: owner, Month: m, Kind: string(k), Version: v}
-	bf, err := f.Store.GetBillFile(ctx, key)
-	switch {
-	case err == nil && bf.State == store.FileReady:
+	switch bf.State {
+	case store.FileReady:
 		return Status{Ready: true, ObjectKey: bf.ObjectKey}, nil
-	case err == nil && bf.State == store.FileFailed:
-		if err := f.Store.DeleteBillFile(ctx, key); err != nil {
+	case store.FileFailed:
+		if err := f.Store.DeleteBillFile(ctx, bf.FileKey); err != nil {
 			return Status{}, fmt.Errorf("forget failed build: %w", err)
 		}
 		return Status{}, fmt.Errorf("%w: %s", ErrBuildFailed, bf.Error)
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return Status{}, fmt.Errorf("bill file record: %w", err)
 	}
+	v := bf.Version
 	a := BuildArgs{OwnerUIN: owner, Month: m.String(), FileType: string(k), Version: v}
 	if f.recentlyQueued(a, time.Now()) {
 		return Status{}, nil

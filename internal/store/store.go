@@ -109,6 +109,12 @@ type Store interface {
 	// not grow with the number of rows.
 	LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row, error]
 
+	// CurrentBillFile is LedgerVersion and GetBillFile in one read, the
+	// question every DescribeBillDownloadUrl asks: it returns the record
+	// of owner's month and kind at the current ledger version, or, when no
+	// build of that version is recorded, a BillFile with only FileKey set
+	// (State empty).
+	CurrentBillFile(ctx context.Context, owner string, month ledger.Month, kind string) (BillFile, error)
 	// GetBillFile returns the recorded outcome of a build, or ErrNotFound
 	// while none is recorded.
 	GetBillFile(ctx context.Context, key FileKey) (BillFile, error)

@@ -570,6 +570,29 @@ func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row
 
 const billFileCols = `owner_uin, bill_month, kind, version, state, object_key, row_count, byte_count, error, updated_at`
 
+// currentFileQuery finds the ledger version and that version's record in
+// one statement (one read transaction).
+const currentFileQuery = `SELECT v.version, coalesce(f.state, ''), coalesce(f.object_key, ''), coalesce(f.row_count, 0),
+	coalesce(f.byte_count, 0), coalesce(f.error, ''), coalesce(f.updated_at, '')
+	FROM (SELECT coalesce((SELECT version FROM ledger_versions WHERE owner_uin = ?1 AND bill_month = ?2), 0) AS version) v
+	LEFT JOIN bill_files f ON f.owner_uin = ?1 AND f.bill_month = ?2 AND f.kind = ?3 AND f.version = v.version`
+
+// CurrentBillFile implements store.Store.
+func (d *DB) CurrentBillFile(ctx context.Context, owner string, month ledger.Month, kind string) (store.BillFile, error) {
+	f := store.BillFile{FileKey: store.FileKey{OwnerUIN: owner, Month: month, Kind: kind}}
+	var state, updated string
+	err := d.queryRow(ctx, currentFileQuery, owner, month.String(), kind).
+		Scan(&f.Version, &state, &f.ObjectKey, &f.Rows, &f.Bytes, &f.Error, &updated)
+	if err != nil {
+		return f, translate(err)
+	}
+	f.State = store.FileState(state)
+	if updated != "" {
+		f.UpdatedAt = parseStamp(updated)
+	}
+	return f, nil
+}
+
 // GetBillFile implements store.Store.
 func (d *DB) GetBillFile(ctx context.Context, key store.FileKey) (store.BillFile, error) {
 	var f store.BillFile

@@ -67,6 +67,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("LineItemsByInstance", func(t *testing.T) { testOrderByInstance(t, open) })
 	t.Run("LineItemsKeepEveryFieldExactly", func(t *testing.T) { testRoundTrip(t, open) })
 	t.Run("BillFiles", func(t *testing.T) { testBillFiles(t, open) })
+	t.Run("CurrentBillFileFollowsTheLedgerVersion", func(t *testing.T) { testCurrentBillFile(t, open) })
 	t.Run("ImportConflictNamesIdAndField", func(t *testing.T) { testConflictMessage(t, open) })
 	t.Run("ImportRepeatedIdInOneFile", func(t *testing.T) { testRepeatedId(t, open) })
 	t.Run("ImportSpansMonths", func(t *testing.T) { testImportSpansMonths(t, open) })
@@ -743,5 +744,56 @@ func testPlaintextKeyRefused(t *testing.T, open Open) {
 	}
 	if got, err := s.GetKey(ctx, k.SecretID); !errors.Is(err, account.ErrCannotUnseal) {
 		t.Errorf("GetKey of a plaintext row: %q, %v; want ErrCannotUnseal", got.SecretKey, err)
+	}
+}
+
+func testCurrentBillFile(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	const o = "800000000002"
+	current := func() store.BillFile {
+		t.Helper()
+		f, err := s.CurrentBillFile(ctx, o, month, "L3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if f := current(); f.Version != 0 || f.State != "" || f.OwnerUIN != o || f.Month != month || f.Kind != "L3" {
+		t.Fatalf("empty ledger: %+v, want version 0 and no record", f)
+	}
+	// A month without line items can have a (header-only) file.
+	empty := store.BillFile{FileKey: store.FileKey{OwnerUIN: o, Month: month, Kind: "L3", Version: 0}, State: store.FileReady, ObjectKey: "v0.csv"}
+	if err := s.PutBillFile(ctx, empty); err != nil {
+		t.Fatal(err)
+	}
+	if f := current(); f.State != store.FileReady || f.ObjectKey != "v0.csv" {
+		t.Fatalf("after recording version 0: %+v", f)
+	}
+	mustImport(t, s, Row("1", o, "2024-12-01 00:00:00"))
+	f := current()
+	if f.Version == 0 || f.State != "" || f.ObjectKey != "" {
+		t.Fatalf("after an import the version-0 file is still current: %+v", f)
+	}
+	v := f.Version
+	for _, other := range []store.BillFile{
+		{FileKey: store.FileKey{OwnerUIN: o, Month: month, Kind: "L2", Version: v}, State: store.FileReady, ObjectKey: "l2.csv"},
+		{FileKey: store.FileKey{OwnerUIN: "800000000003", Month: month, Kind: "L3", Version: v}, State: store.FileReady, ObjectKey: "other.csv"},
+	} {
+		if err := s.PutBillFile(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f := current(); f.State != "" {
+		t.Fatalf("another kind's or owner's file counts as current: %+v", f)
+	}
+	ready := store.BillFile{FileKey: store.FileKey{OwnerUIN: o, Month: month, Kind: "L3", Version: v}, State: store.FileReady, ObjectKey: "v1.csv", Rows: 1, Bytes: 99}
+	if err := s.PutBillFile(ctx, ready); err != nil {
+		t.Fatal(err)
+	}
+	got := current()
+	if diff := cmp.Diff(ready, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".UpdatedAt" }, cmp.Ignore())); diff != "" || got.UpdatedAt.IsZero() {
+		t.Errorf("current file (-want +got):\n%s", diff)
 	}
 }
