@@ -52,6 +52,20 @@ func (k Kind) Order() ledger.Order {
 	return ledger.OrderByTime
 }
 
+// Fields are the line item fields the writer of k reads, for
+// ledger.Query.Fields: nil (all) for L3.
+func (k Kind) Fields() []string {
+	if k == L2 {
+		return l2Fields
+	}
+	return nil
+}
+
+// l2Fields are what WriteL2 reads: the grouping key, the usage window, the
+// four summed amounts, and Id for error messages.
+var l2Fields = append(append([]string{}, ledger.InstanceKeyFields...),
+	"UsageStartTime", "UsageEndTime", "OriginalCost", "TotalAmountAfterDiscount", "VoucherDeduction", "TotalCost", "Id")
+
 // Stats counts what a writer wrote.
 type Stats struct {
 	// Rows is the number of data rows (header excluded).

@@ -127,7 +127,7 @@ func (b *Builder) build(ctx context.Context, a BuildArgs) (int64, error) {
 	key := ObjectKey(a)
 	var st billfile.Stats
 	err = b.files.Put(ctx, key, filestore.Meta{ContentType: "text/csv; charset=utf-8", FileName: kind.FileName(m)}, func(w io.Writer) error {
-		rows := b.store.LineItems(ctx, ledger.Query{OwnerUIN: a.OwnerUIN, Month: m, Order: kind.Order()})
+		rows := b.store.LineItems(ctx, ledger.Query{OwnerUIN: a.OwnerUIN, Month: m, Order: kind.Order(), Fields: kind.Fields()})
 		var werr error
 		st, werr = billfile.Write(w, kind, rows)
 		return werr

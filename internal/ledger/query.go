@@ -29,4 +29,8 @@ type Query struct {
 	OwnerUIN string
 	Month    Month
 	Order    Order
+	// Fields, when not nil, names the only fields the caller reads: a
+	// store may leave the others empty, and reads less (an L2 build sorts
+	// 19 columns instead of 33). A store may also return them all.
+	Fields []string
 }

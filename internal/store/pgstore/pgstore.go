@@ -23,6 +23,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"iter"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -500,6 +501,14 @@ const lineItemsSettings = `SET LOCAL enable_sort = off`
 func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row, error] {
 	query := lineItemsSQL(q.Order)
 	return func(yield func(ledger.Row, error) bool) {
+		// q.Fields only names what the caller reads: the index-ordered
+		// plan costs the same either way, so every field is returned.
+		for _, c := range q.Fields {
+			if !slices.Contains(ledger.Fields[:], c) && c != "BillMonth" {
+				yield(ledger.Row{}, fmt.Errorf("line items: no field %q", c))
+				return
+			}
+		}
 		tx, err := d.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 		if err != nil {
 			yield(ledger.Row{}, translate(err))

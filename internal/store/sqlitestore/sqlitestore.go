@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"iter"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -542,23 +543,50 @@ func (d *DB) LedgerVersion(ctx context.Context, owner string, month ledger.Month
 	return v, translate(err)
 }
 
-// LineItems implements store.Store.
+// LineItems implements store.Store. With q.Fields it reads only those
+// columns, which matters most for the instance order: SQLite sorts every
+// column it selects.
 func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row, error] {
 	order := "TransactionTime, Id"
 	if q.Order == ledger.OrderByInstance {
 		order = strings.Join(ledger.InstanceKeyFields, ", ") + ", TransactionTime, Id"
 	}
-	query := `SELECT ` + lineItemCols + ` FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
 	return func(yield func(ledger.Row, error) bool) {
+		cols := q.Fields
+		if cols == nil {
+			cols = append(ledger.Fields[:], "BillMonth")
+		}
+		for _, c := range cols {
+			if !slices.Contains(ledger.Fields[:], c) && c != "BillMonth" {
+				yield(ledger.Row{}, fmt.Errorf("line items: no field %q", c))
+				return
+			}
+		}
+		query := `SELECT ` + strings.Join(cols, ", ") + ` FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
 		rows, err := d.db.QueryContext(ctx, query, q.OwnerUIN, q.Month.String())
 		if err != nil {
 			yield(ledger.Row{}, translate(err))
 			return
 		}
 		defer rows.Close()
+		vals := make([]string, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
 		for rows.Next() {
-			r, err := scanLineItem(rows)
-			if !yield(r, err) || err != nil {
+			if err := rows.Scan(ptrs...); err != nil {
+				yield(ledger.Row{}, translate(err))
+				return
+			}
+			r := ledger.Row{BillMonth: q.Month}
+			for i, c := range cols {
+				if err := r.Set(c, vals[i]); err != nil {
+					yield(ledger.Row{}, fmt.Errorf("stored line item: %w", err))
+					return
+				}
+			}
+			if !yield(r, nil) {
 				return
 			}
 		}

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("LedgerVersionMovesOnNewRows", func(t *testing.T) { testLedgerVersion(t, open) })
 	t.Run("LineItemsByTimeAreBytewise", func(t *testing.T) { testOrderByTime(t, open) })
 	t.Run("LineItemsByInstance", func(t *testing.T) { testOrderByInstance(t, open) })
+	t.Run("LineItemsReadTheFieldsAsked", func(t *testing.T) { testLineItemFields(t, open) })
 	t.Run("LineItemsKeepEveryFieldExactly", func(t *testing.T) { testRoundTrip(t, open) })
 	t.Run("BillFiles", func(t *testing.T) { testBillFiles(t, open) })
 	t.Run("CurrentBillFileFollowsTheLedgerVersion", func(t *testing.T) { testCurrentBillFile(t, open) })
@@ -795,5 +796,37 @@ func testCurrentBillFile(t *testing.T, open Open) {
 	got := current()
 	if diff := cmp.Diff(ready, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".UpdatedAt" }, cmp.Ignore())); diff != "" || got.UpdatedAt.IsZero() {
 		t.Errorf("current file (-want +got):\n%s", diff)
+	}
+}
+
+func testLineItemFields(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	const o = "800000000002"
+	a, b := Row("1", o, "2024-12-01 00:00:00"), Row("2", o, "2024-12-02 00:00:00")
+	b.TotalCost, b.InstanceId = "-7.5", "ins-zzz"
+	mustImport(t, s, a, b)
+	fields := []string{"Id", "TotalCost", "InstanceId"}
+	got := collect(t, s, ledger.Query{OwnerUIN: o, Month: month, Order: ledger.OrderByInstance, Fields: fields})
+	want := []ledger.Row{a, b}
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	// The fields asked for are exact; the others may be empty or full.
+	for i := range want {
+		for _, f := range fields {
+			if g, w := got[i].Get(f), want[i].Get(f); g != w {
+				t.Errorf("row %d %s = %q, want %q", i, f, g, w)
+			}
+		}
+		if got[i].BillMonth != month {
+			t.Errorf("row %d BillMonth = %v, want %v", i, got[i].BillMonth, month)
+		}
+	}
+	for r, err := range s.LineItems(context.Background(), ledger.Query{OwnerUIN: o, Month: month, Fields: []string{"NoSuchField"}}) {
+		if err == nil && r.Id != "" {
+			t.Error("an unknown field name was accepted")
+		}
+		break
 	}
 }
