@@ -86,7 +86,7 @@ func parseKeys(out string) ([]key, error) {
 type proc struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *bytes.Buffer
+	logs *os.File
 }
 
 // startServer starts partnerbill serve (args after serve's own) or the
@@ -98,7 +98,13 @@ func startProc(ctx context.Context, name string, args []string, env []string, pr
 	if err != nil {
 		return nil, err
 	}
-	logs := &bytes.Buffer{}
+	// The server logs every request: to a file, which never blocks it
+	// (a pipe into a growing buffer would stall it and show as latency).
+	logs, err := os.CreateTemp("", "partnerbill-bench-server-*.log")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(logs.Name()) // kept open; gone when closed
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -121,7 +127,10 @@ func startProc(ctx context.Context, name string, args []string, env []string, pr
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	return nil, fmt.Errorf("%s did not start:\n%s", name, logs.String())
+	logs.Seek(0, io.SeekStart)
+	tail, _ := io.ReadAll(logs)
+	logs.Close()
+	return nil, fmt.Errorf("%s did not start:\n%s", name, tail)
 }
 
 func (e *env) startServer(ctx context.Context, dataDir string, extra ...string) (*proc, error) {
@@ -146,6 +155,7 @@ func (p *proc) peakRSS() int64 {
 
 // stop ends the process gracefully.
 func (p *proc) stop() error {
+	defer p.logs.Close()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
