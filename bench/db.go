@@ -130,7 +130,7 @@ func (e *env) bulkLoad(ctx context.Context, csvFile string) (time.Duration, erro
 	if e.cfg.database != "" {
 		defs := make([]string, len(cols))
 		for i, c := range cols {
-			defs[i] = c + ` TEXT COLLATE "C" NOT NULL`
+			defs[i] = c + ` TEXT COLLATE "C"` // CSV empty fields load as NULL
 		}
 		schema := "pbbench_bulkload"
 		if err := e.psql(ctx, e.cfg.database, "", nil, fmt.Sprintf(`DROP SCHEMA IF EXISTS %[1]s CASCADE; CREATE SCHEMA %[1]s;

@@ -177,7 +177,7 @@ func (e *env) timeToReady(ctx context.Context) ([]result, error) {
 func (e *env) memoryFlat(ctx context.Context) ([]result, error) {
 	peaks := map[int]int64{}
 	for _, rows := range []int{e.cfg.rows, e.cfg.largeRows} {
-		dir, k, err := e.readyDatabase(ctx, fmt.Sprintf("memory-%d", rows), rows)
+		dir, k, err := e.readyDatabase(ctx, fmt.Sprintf("memory_%d", rows), rows)
 		if err != nil {
 			return nil, err
 		}
