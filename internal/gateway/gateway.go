@@ -301,9 +301,6 @@ func (g *Gateway) apiError(log *slog.Logger, reqID string, err error) *tc3.Error
 	switch {
 	case errors.As(err, &e):
 		return e
-	case errors.Is(err, job.ErrBuildFailed):
-		log.Warn("build failed", "err", err)
-		return tc3.Errorf(tc3.CodeFailedOperation, "Building the bill file failed; your next request queues a new build. (RequestId %s)", reqID)
 	default:
 		log.Error("internal error", "err", err)
 		return tc3.Errorf(tc3.CodeInternalError, "An internal error occurred; quote RequestId %s when reporting it.", reqID)
