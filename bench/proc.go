@@ -87,6 +87,9 @@ type proc struct {
 	cmd  *exec.Cmd
 	addr string
 	logs *os.File
+
+	stopped bool
+	stopErr error
 }
 
 // startServer starts partnerbill serve (args after serve's own) or the
@@ -153,8 +156,17 @@ func (p *proc) peakRSS() int64 {
 	return 0
 }
 
-// stop ends the process gracefully.
+// stop ends the process gracefully; later calls return the first's result.
 func (p *proc) stop() error {
+	if p.stopped {
+		return p.stopErr
+	}
+	p.stopped = true
+	p.stopErr = p.stopOnce()
+	return p.stopErr
+}
+
+func (p *proc) stopOnce() error {
 	defer p.logs.Close()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)

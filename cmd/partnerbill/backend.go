@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,7 +34,11 @@ type backend struct {
 	// resume at once. Replicas sharing PostgreSQL leave that to River's
 	// rescuer.
 	exclusive bool
-	closers   []func()
+	// keyCacheTTL is how long the gateway may reuse a caller's key: the
+	// embedded store's own read cache is exact (it sees every commit at
+	// once), so there it is zero; PostgreSQL is read once a second.
+	keyCacheTTL time.Duration
+	closers     []func()
 }
 
 func (b *backend) close() {
@@ -66,7 +71,7 @@ func (c *Config) openBackend(ctx context.Context, files *filestore.Store, jo job
 			b.close()
 			return nil, err
 		}
-		b.store, b.queue = db, q
+		b.store, b.queue, b.keyCacheTTL = db, q, time.Second
 		return b, nil
 	}
 	path, err := c.sqlitePath()
@@ -131,7 +136,7 @@ Replicas migrating at once take turns (an advisory lock on PostgreSQL).`,
 				if err != nil {
 					return err
 				}
-				st, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer})
+				st, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer, NoReadCache: true})
 				if err != nil {
 					return cfg.masterKeyHint(err)
 				}

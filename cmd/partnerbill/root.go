@@ -188,7 +188,8 @@ func (c *Config) open(ctx context.Context, keys bool) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer})
+	// Admin commands read once: no read cache (serve has one).
+	db, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer, NoReadCache: true})
 	if err != nil {
 		return nil, c.masterKeyHint(err)
 	}

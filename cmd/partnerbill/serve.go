@@ -75,15 +75,18 @@ func serveCommand(cfg *Config, getenv env) *cobra.Command {
 // finishes those in flight and cancels running builds (they resume after a
 // restart), all within shutdownGrace.
 func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout, stderr io.Writer) error {
-	var logger *slog.Logger
+	logs := newLogBuffer(stderr)
+	defer logs.Close()
+	var h slog.Handler
 	switch o.logFormat {
 	case "text":
-		logger = slog.New(slog.NewTextHandler(stderr, nil))
+		h = slog.NewTextHandler(logs, nil)
 	case "json":
-		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+		h = slog.NewJSONHandler(logs, nil)
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
+	logger := slog.New(flushOnWarn{h, logs})
 	kind, err := cfg.database()
 	if err != nil {
 		return err
@@ -162,9 +165,10 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 		Metrics:    m,
 		AnyService: o.anyService,
 		NowFunc:    o.nowFunc,
-		// Clients poll: reading each caller's key once a second instead of
-		// on every request. `key disable` takes effect within that second.
-		KeyCacheTTL: time.Second,
+		// Clients poll: on PostgreSQL each caller's key is read once a
+		// second, so `key disable` takes effect within that second; the
+		// embedded store caches exactly and needs no TTL.
+		KeyCacheTTL: be.keyCacheTTL,
 	})
 	srv := &http.Server{
 		Handler:           gateway.Routes(gw, filestore.DownloadPath, downloadDeadline(files.Handler()), st.Ping, m),

@@ -421,6 +421,9 @@ func TestSoak(t *testing.T) {
 			if bytes.Contains(sc.Bytes(), []byte("panic")) {
 				t.Errorf("server log: %s", sc.Text())
 			}
+			if bytes.Contains(sc.Bytes(), []byte("level=ERROR")) && internal < 3 {
+				t.Logf("server log: %s", sc.Text())
+			}
 			if bytes.Contains(sc.Bytes(), []byte("code=InternalError")) {
 				internal++
 			}

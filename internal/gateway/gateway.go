@@ -67,6 +67,8 @@ type Gateway struct {
 
 	mu      sync.Mutex
 	callers map[string]cachedCaller
+
+	signingKeys tc3.SigningKeys
 }
 
 // cachedCaller is a key and its account as read at fetched.
@@ -192,8 +194,9 @@ func (g *Gateway) serve(r *http.Request, log *slog.Logger, out **call) (any, err
 	}
 	var acct account.Account
 	v := tc3.Verifier{
-		NowFunc:    g.cfg.NowFunc,
-		AnyService: g.cfg.AnyService,
+		NowFunc:     g.cfg.NowFunc,
+		AnyService:  g.cfg.AnyService,
+		SigningKeys: &g.signingKeys,
 		LookupFunc: func(ctx context.Context, secretID string) (string, error) {
 			k, a, err := g.caller(ctx, secretID)
 			// Unknown, disabled and expired keys get one answer, so that

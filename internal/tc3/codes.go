@@ -193,13 +193,17 @@ func successEnvelope(requestID string, body any) ([]byte, error) {
 	if len(fields) < 2 || fields[0] != '{' {
 		return nil, fmt.Errorf("tc3: success body %T encodes as %.20s…, not a JSON object", body, fields)
 	}
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(fields, &keys); err != nil {
-		return nil, fmt.Errorf("tc3: success body %T: %w", body, err)
-	}
-	for k := range keys {
-		if strings.EqualFold(k, "Error") || strings.EqualFold(k, "RequestId") {
-			return nil, fmt.Errorf("tc3: success body %T has a top-level %q field, which the envelope owns", body, k)
+	// Parsing the body to look at its top-level names costs as much as
+	// encoding it; only a body that mentions either name anywhere needs it.
+	if containsFold(fields, "error") || containsFold(fields, "requestid") {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(fields, &keys); err != nil {
+			return nil, fmt.Errorf("tc3: success body %T: %w", body, err)
+		}
+		for k := range keys {
+			if strings.EqualFold(k, "Error") || strings.EqualFold(k, "RequestId") {
+				return nil, fmt.Errorf("tc3: success body %T has a top-level %q field, which the envelope owns", body, k)
+			}
 		}
 	}
 	id, err := marshalJSON(requestID)
@@ -218,6 +222,18 @@ func successEnvelope(requestID string, body any) ([]byte, error) {
 	buf.Write(id)
 	buf.WriteString("}}")
 	return buf.Bytes(), nil
+}
+
+// containsFold reports whether ASCII word (lower case) occurs in b in any
+// case. encoding/json writes the letters of names as they are, so a
+// top-level Error or RequestId always shows in its output.
+func containsFold(b []byte, word string) bool {
+	for i := 0; i+len(word) <= len(b); i++ {
+		if bytes.EqualFold(b[i:i+len(word)], []byte(word)) {
+			return true
+		}
+	}
+	return false
 }
 
 // marshalJSON encodes v compactly without HTML escaping: download URLs carry

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -244,6 +245,41 @@ func stringToSign(timestamp, scope, canonical string) string {
 }
 
 // signingKey derives SecretSigning from the SecretKey, date and service.
+// SigningKeys caches TC3 signing keys. A signing key depends only on the
+// SecretKey, the UTC date and the service, so one client's requests share
+// it for a day. Safe for concurrent use; the zero value is empty and a nil
+// *SigningKeys derives every key afresh.
+type SigningKeys struct {
+	mu sync.Mutex
+	m  map[signingKeyOf][]byte
+}
+
+type signingKeyOf struct{ secretKey, date, service string }
+
+// maxSigningKeys bounds the cache; past it, it starts again empty.
+const maxSigningKeys = 100_000
+
+func (c *SigningKeys) get(secretKey, date, service string) []byte {
+	if c == nil {
+		return signingKey(secretKey, date, service)
+	}
+	id := signingKeyOf{secretKey, date, service}
+	c.mu.Lock()
+	k, ok := c.m[id]
+	c.mu.Unlock()
+	if ok {
+		return k
+	}
+	k = signingKey(secretKey, date, service)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxSigningKeys {
+		c.m = make(map[signingKeyOf][]byte)
+	}
+	c.m[id] = k
+	c.mu.Unlock()
+	return k
+}
+
 func signingKey(secretKey, date, service string) []byte {
 	k := hmacSHA256([]byte("TC3"+secretKey), date)
 	k = hmacSHA256(k, service)

@@ -347,3 +347,28 @@ func TestVerifyHeaderNameCase(t *testing.T) {
 		t.Errorf("Action = %q", req.Action)
 	}
 }
+
+// TestVerifyWithSigningKeyCache checks that a cached signing key verifies
+// exactly what a fresh one does: the same request again, but not a
+// tampered one, nor one signed with another SecretKey on the same day.
+func TestVerifyWithSigningKeyCache(t *testing.T) {
+	t.Parallel()
+	const body = `{"Month":"2026-10"}`
+	cache := &SigningKeys{}
+	keys := map[string]string{testID: testKey}
+	v := &Verifier{LookupFunc: keyring(keys), NowFunc: fixedClock(testTS), SigningKeys: cache}
+	for range 2 {
+		_, err := v.Verify(context.Background(), newTC3Post(t, "intlpartnersmgt.localhost", "DescribeBillDownloadUrl", body), []byte(body))
+		checkOutcome(t, err, "", "")
+	}
+	if len(cache.m) != 1 {
+		t.Fatalf("cache holds %d signing keys after two requests of one client, want 1", len(cache.m))
+	}
+	_, err := v.Verify(context.Background(), newTC3Post(t, "intlpartnersmgt.localhost", "DescribeBillDownloadUrl", body), []byte(`{"Month":"2026-09"}`))
+	checkOutcome(t, err, CodeSignatureFailure, "")
+	// The key was rotated in the store: the cached signing key of the old
+	// SecretKey must not verify a request signed with it any more.
+	keys[testID] = testKey + "x"
+	_, err = v.Verify(context.Background(), newTC3Post(t, "intlpartnersmgt.localhost", "DescribeBillDownloadUrl", body), []byte(body))
+	checkOutcome(t, err, CodeSignatureFailure, "")
+}

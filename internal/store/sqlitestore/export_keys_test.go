@@ -24,3 +24,11 @@ func (d *DB) SetRawSecretKey(ctx context.Context, secretID, raw string) error {
 	}
 	return nil
 }
+
+// CacheHits counts reads answered from the read cache.
+func (d *DB) CacheHits() int64 {
+	if d.cache == nil {
+		return 0
+	}
+	return d.cache.hits.Load()
+}

@@ -40,6 +40,9 @@ type DB struct {
 	stmts sync.Map // string → *sql.Stmt
 	// sealer seals SecretKeys; nil refuses key operations.
 	sealer *account.Sealer
+	// cache keeps the answers of the reads every request makes until the
+	// next commit (changes.go); nil reads every time.
+	cache *readCache
 }
 
 // stmt returns the prepared statement for query, preparing it once.
@@ -87,6 +90,10 @@ type Options struct {
 	// operations fail with store.ErrNoMasterKey, and Open neither checks
 	// the master key nor seals plaintext keys left by an older version.
 	Sealer *account.Sealer
+	// NoReadCache makes GetKey, GetAccount and CurrentBillFile read the
+	// database every time instead of reusing answers until the next commit
+	// by any process (see changes.go). Commands that read once set it.
+	NoReadCache bool
 }
 
 // defaultCacheKiB is each connection's page cache (a negative
@@ -151,6 +158,14 @@ func Open(ctx context.Context, path string, opts *Options) (*DB, error) {
 			pool.Close()
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
+	}
+	if !opts.NoReadCache {
+		w, err := openChangeWatch(ctx, path)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open %s: read cache: %w (Options.NoReadCache turns it off)", path, err)
+		}
+		d.cache = &readCache{watch: w}
 	}
 	return d, nil
 }
@@ -297,6 +312,7 @@ func (d *DB) Ping(ctx context.Context) error {
 // Close implements store.Store.
 func (d *DB) Close() error {
 	d.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
+	d.cache.close()
 	return d.db.Close()
 }
 
@@ -325,7 +341,17 @@ func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
 
 // GetAccount implements store.Store.
 func (d *DB) GetAccount(ctx context.Context, uin string) (account.Account, error) {
-	return scanAccount(d.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE uin = ?`, uin))
+	t, cacheable := d.cache.begin()
+	if cacheable {
+		if a, ok := lookup(d.cache, t, accountsOf, uin); ok {
+			return a, nil
+		}
+	}
+	a, err := scanAccount(d.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE uin = ?`, uin))
+	if err == nil && cacheable {
+		keep(d.cache, t, accountsOf, uin, a)
+	}
+	return a, err
 }
 
 // ListAccounts implements store.Store.
@@ -387,6 +413,22 @@ func (d *DB) GetKey(ctx context.Context, secretID string) (account.Key, error) {
 	if d.sealer == nil {
 		return account.Key{}, store.ErrNoMasterKey
 	}
+	// Unknown SecretIds are not cached: a caller could fill the cache
+	// with made-up ones.
+	t, cacheable := d.cache.begin()
+	if cacheable {
+		if k, ok := lookup(d.cache, t, keysOf, secretID); ok {
+			return k, nil
+		}
+	}
+	k, err := d.getKey(ctx, secretID)
+	if err == nil && cacheable {
+		keep(d.cache, t, keysOf, secretID, k)
+	}
+	return k, err
+}
+
+func (d *DB) getKey(ctx context.Context, secretID string) (account.Key, error) {
 	var k account.Key
 	var sealed, created string
 	var expires sql.NullString
@@ -607,6 +649,21 @@ const currentFileQuery = `SELECT v.version, coalesce(f.state, ''), coalesce(f.ob
 
 // CurrentBillFile implements store.Store.
 func (d *DB) CurrentBillFile(ctx context.Context, owner string, month ledger.Month, kind string) (store.BillFile, error) {
+	ck := fileCacheKey{owner, month.String(), kind}
+	t, cacheable := d.cache.begin()
+	if cacheable {
+		if f, ok := lookup(d.cache, t, filesOf, ck); ok {
+			return f, nil
+		}
+	}
+	f, err := d.currentBillFile(ctx, owner, month, kind)
+	if err == nil && cacheable {
+		keep(d.cache, t, filesOf, ck, f)
+	}
+	return f, err
+}
+
+func (d *DB) currentBillFile(ctx context.Context, owner string, month ledger.Month, kind string) (store.BillFile, error) {
 	f := store.BillFile{FileKey: store.FileKey{OwnerUIN: owner, Month: month, Kind: kind}}
 	var state, updated string
 	err := d.queryRow(ctx, currentFileQuery, owner, month.String(), kind).

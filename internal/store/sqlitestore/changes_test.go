@@ -1,0 +1,214 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/partnerbill/partnerbill/internal/account"
+	"github.com/partnerbill/partnerbill/internal/ledger"
+	"github.com/partnerbill/partnerbill/internal/store"
+	"github.com/partnerbill/partnerbill/internal/store/sqlitestore"
+	"github.com/partnerbill/partnerbill/internal/store/storetest"
+)
+
+// The read cache must answer repeated reads without the database and must
+// never answer from before a commit made through another handle.
+func TestReadCacheSeesEveryCommitAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	sealer := storetest.NewSealer(t)
+	server, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	// The admin handle stands for the CLI: its own pool, no cache.
+	admin, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer, NoReadCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+
+	const owner = "800000000002"
+	if err := admin.CreateAccount(ctx, account.Account{UIN: owner, Role: account.RoleEndCustomer}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.CreateKey(ctx, account.Key{SecretID: "AKIDcache", UIN: owner, SecretKey: "s3cret"}); err != nil {
+		t.Fatal(err)
+	}
+	hits := server.CacheHits()
+	for range 3 {
+		k, err := server.GetKey(ctx, "AKIDcache")
+		if err != nil || k.SecretKey != "s3cret" || k.Disabled {
+			t.Fatalf("GetKey = %+v, %v", k, err)
+		}
+		if _, err := server.GetAccount(ctx, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := server.CacheHits() - hits; got != 4 {
+		t.Fatalf("3 reads each of a key and an account: %d cache hits, want 4", got)
+	}
+
+	if err := admin.DisableKey(ctx, "AKIDcache"); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := server.GetKey(ctx, "AKIDcache"); err != nil || !k.Disabled {
+		t.Fatalf("right after DisableKey through another handle: %+v, %v; want disabled", k, err)
+	}
+	if _, err := server.GetKey(ctx, "AKIDunknown"); err != store.ErrNotFound {
+		t.Fatalf("unknown key: %v", err)
+	}
+
+	month := storetest.Row("1", owner, "").BillMonth
+	current := func() store.BillFile {
+		t.Helper()
+		f, err := server.CurrentBillFile(ctx, owner, month, "L3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if f := current(); f.Version != 0 || f.State != "" {
+		t.Fatalf("before any import: %+v", f)
+	}
+	hits = server.CacheHits()
+	current()
+	if server.CacheHits() != hits+1 {
+		t.Fatal("a repeated CurrentBillFile was not answered from the cache")
+	}
+	if _, err := admin.ImportRows(ctx, func(yield func(ledger.Row, error) bool) {
+		yield(storetest.Row("1", owner, "2024-12-01 00:00:00"), nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if f := current(); f.Version != 1 || f.State != "" {
+		t.Fatalf("right after an import through another handle: %+v, want version 1 with no file", f)
+	}
+	key := store.FileKey{OwnerUIN: owner, Month: month, Kind: "L3", Version: 1}
+	if err := admin.PutBillFile(ctx, store.BillFile{FileKey: key, State: store.FileReady, ObjectKey: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := current(); f.State != store.FileReady || f.ObjectKey != "k1" {
+		t.Fatalf("right after the file was recorded ready: %+v", f)
+	}
+}
+
+// Another process's commit is seen at once too. The other process is this
+// test binary again, writing through its own SQLite library instance.
+func TestReadCacheSeesAnotherProcess(t *testing.T) {
+	if path := os.Getenv("SQLITESTORE_TEST_RENAME"); path != "" {
+		db, err := sqlitestore.OpenPool(path, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`UPDATE accounts SET name = 'after' WHERE uin = '800000000002'`); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	db, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: storetest.NewSealer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateAccount(ctx, account.Account{UIN: "800000000002", Role: account.RoleEndCustomer, Name: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if a, err := db.GetAccount(ctx, "800000000002"); err != nil || a.Name != "before" {
+			t.Fatalf("%+v, %v", a, err)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReadCacheSeesAnotherProcess$")
+	cmd.Env = append(os.Environ(), "SQLITESTORE_TEST_RENAME="+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("other process: %v\n%s", err, out)
+	}
+	if a, err := db.GetAccount(ctx, "800000000002"); err != nil || a.Name != "after" {
+		t.Fatalf("after another process's commit: %+v, %v; want name after", a, err)
+	}
+}
+
+// Opening the read cache must leave the locks SQLite's connections in this
+// process hold on the -shm file alone: closing any descriptor of a file
+// drops all of a process's POSIX locks on it, and a reader whose read mark
+// was dropped can have its pages checkpointed away underneath it. A reader
+// is held open while cached stores are opened and closed; another process
+// must still be unable to restart the WAL past it.
+func TestReadCacheKeepsThisProcessesLocks(t *testing.T) {
+	if path := os.Getenv("SQLITESTORE_TEST_CHECKPOINT"); path != "" {
+		db, err := sqlitestore.OpenPool(path, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var busy, logFrames, done int
+		if _, err := db.Exec(`PRAGMA busy_timeout = 0`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+			t.Fatal(err)
+		}
+		os.Stdout.WriteString("busy=" + map[int]string{0: "0", 1: "1"}[busy] + "\n")
+		return
+	}
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	sealer := storetest.NewSealer(t)
+	first, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer, NoReadCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if err := first.CreateAccount(ctx, account.Account{UIN: "800000000002", Role: account.RoleEndCustomer}); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := sqlitestore.OpenPool(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	tx, err := reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM accounts`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		other, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.Close()
+	}
+	checkpoint := func() string {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestReadCacheKeepsThisProcessesLocks$")
+		cmd.Env = append(os.Environ(), "SQLITESTORE_TEST_CHECKPOINT="+path)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("other process: %v\n%s", err, out)
+		}
+		return strings.Fields(string(out))[0]
+	}
+	if got := checkpoint(); got != "busy=1" {
+		t.Fatalf("with a read transaction open here, another process's TRUNCATE checkpoint answered %s; want busy=1 (were this process's locks dropped?)", got)
+	}
+	tx.Rollback()
+	if got := checkpoint(); got != "busy=0" {
+		t.Fatalf("with no reader left, the checkpoint answered %s; want busy=0", got)
+	}
+}
