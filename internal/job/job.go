@@ -113,6 +113,10 @@ func (b *Builder) Work(ctx context.Context, j *river.Job[BuildArgs]) error {
 	return err
 }
 
+// A build reads ahead at most this many rows per batch and batches: about
+// a megabyte of line items, whatever the file's size.
+const readaheadBatch, readaheadDepth = 512, 4
+
 // build writes the file and records it; it returns the rows written.
 func (b *Builder) build(ctx context.Context, a BuildArgs) (int64, error) {
 	m, err := ledger.ParseMonth(a.Month)
@@ -127,7 +131,9 @@ func (b *Builder) build(ctx context.Context, a BuildArgs) (int64, error) {
 	key := ObjectKey(a)
 	var st billfile.Stats
 	err = b.files.Put(ctx, key, filestore.Meta{ContentType: "text/csv; charset=utf-8", FileName: kind.FileName(m)}, func(w io.Writer) error {
-		rows := b.store.LineItems(ctx, ledger.Query{OwnerUIN: a.OwnerUIN, Month: m, Order: kind.Order(), Fields: kind.Fields()})
+		// Reading the ledger and encoding the file run side by side.
+		rows := ledger.Readahead(b.store.LineItems(ctx, ledger.Query{OwnerUIN: a.OwnerUIN, Month: m, Order: kind.Order(), Fields: kind.Fields()}),
+			readaheadBatch, readaheadDepth)
 		var werr error
 		st, werr = billfile.Write(w, kind, rows)
 		return werr

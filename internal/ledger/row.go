@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -246,6 +247,17 @@ func (r *Row) Values() [numFields]string {
 	return v
 }
 
+// FieldIndex is the position of a BillDetailData field in Fields, for
+// SetAt; ok is false for any other name (BillMonth included).
+func FieldIndex(name string) (i int, ok bool) {
+	i, ok = fieldIndex[name]
+	return i, ok
+}
+
+// SetAt sets the field at position i of Fields, without Set's lookup by
+// name: for readers that map their columns once.
+func (r *Row) SetAt(i int, value string) { *r.ref(i) = value }
+
 // Set assigns a field by its spec name, so that code driven by column
 // names (readers, tests, admin tools) needs no switch of its own. "BillMonth"
 // is accepted too and parsed with [ParseMonth]; an empty value clears it.
@@ -372,6 +384,9 @@ func (r *Row) Validate() error {
 		}
 		if !utf8.ValidString(v) {
 			return &FieldError{Field: Fields[i], Msg: "not valid UTF-8; bill files must be UTF-8"}
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return &FieldError{Field: Fields[i], Msg: "contains a NUL byte (U+0000), which no bill file field may carry"}
 		}
 		switch rule.kind {
 		case kindUIN:

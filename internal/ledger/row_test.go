@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,8 +181,10 @@ func TestValidate(t *testing.T) {
 			msg: "not valid UTF-8; bill files must be UTF-8"},
 		{name: "first error in SDK order", change: func(r *Row) { r.Id, r.PayerAccountId = "", "x" }, field: "PayerAccountId",
 			msg: `"x" is not a UIN; want 1 to 20 ASCII digits`},
-		{name: "long value is cut in the message", change: func(r *Row) { r.TotalCost = "1" + string(make([]byte, 100)) }, field: "TotalCost",
-			msg: `invalid decimal "1\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"…: unexpected '\x00' at byte 2; ` + decimalWant},
+		{name: "long value is cut in the message", change: func(r *Row) { r.TotalCost = "1" + strings.Repeat("\x01", 100) }, field: "TotalCost",
+			msg: `invalid decimal "1` + strings.Repeat(`\x01`, 47) + `"…: unexpected '\x01' at byte 2; ` + decimalWant},
+		{name: "NUL byte in a text field", change: func(r *Row) { r.InstanceName = "disk\x00one" }, field: "InstanceName",
+			msg: "contains a NUL byte (U+0000), which no bill file field may carry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -588,44 +588,80 @@ func (d *DB) LedgerVersion(ctx context.Context, owner string, month ledger.Month
 // LineItems implements store.Store. With q.Fields it reads only those
 // columns, which matters most for the instance order: SQLite sorts every
 // column it selects.
+//
+// Each row comes back as one text value, its columns joined by NUL bytes
+// (concat_ws), and is split here: the driver's cost is per column (a type
+// check, a copy and a Go string each), and for the 33 columns of an L3
+// file that was over half of the build. Imports refuse NUL bytes in every
+// field, so the split is exact; a stored value holding one (imported
+// before that check) fails the read instead of shifting columns.
 func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row, error] {
-	order := "TransactionTime, Id"
-	if q.Order == ledger.OrderByInstance {
-		order = strings.Join(ledger.InstanceKeyFields, ", ") + ", TransactionTime, Id"
-	}
 	return func(yield func(ledger.Row, error) bool) {
 		cols := q.Fields
 		if cols == nil {
-			cols = append(ledger.Fields[:], "BillMonth")
+			cols = ledger.Fields[:]
 		}
 		for _, c := range cols {
-			if !slices.Contains(ledger.Fields[:], c) && c != "BillMonth" {
+			if _, ok := ledger.FieldIndex(c); !ok && c != "BillMonth" {
 				yield(ledger.Row{}, fmt.Errorf("line items: no field %q", c))
 				return
 			}
 		}
-		query := `SELECT ` + strings.Join(cols, ", ") + ` FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
+		order := "TransactionTime, Id" // the primary key's order: no sort
+		if q.Order == ledger.OrderByInstance {
+			// The sort key leads the joined value, and SQLite sorts by that
+			// one value: NUL sorts below every other byte and no field holds
+			// one, so comparing the joined text bytewise is comparing the
+			// columns one by one, and since (key, TransactionTime, Id) is
+			// unique the columns after it never decide. Sorting one text
+			// value instead of fourteen columns, with nothing stored twice
+			// in the sorter's records, made L2 builds much faster.
+			key := append(slices.Clone(ledger.InstanceKeyFields), "TransactionTime", "Id")
+			for _, c := range cols {
+				if !slices.Contains(key, c) {
+					key = append(key, c)
+				}
+			}
+			cols, order = key, "1"
+		}
+		// Where each column goes in a Row; -1 for BillMonth, which the
+		// WHERE clause fixes to q.Month.
+		at := make([]int, len(cols))
+		for n, c := range cols {
+			if i, ok := ledger.FieldIndex(c); ok {
+				at[n] = i
+			} else {
+				at[n] = -1
+			}
+		}
+		query := `SELECT concat_ws(char(0), ` + strings.Join(cols, ", ") + `) FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
 		rows, err := d.db.QueryContext(ctx, query, q.OwnerUIN, q.Month.String())
 		if err != nil {
 			yield(ledger.Row{}, translate(err))
 			return
 		}
 		defer rows.Close()
-		vals := make([]string, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
+		var line string
 		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
+			if err := rows.Scan(&line); err != nil {
 				yield(ledger.Row{}, translate(err))
 				return
 			}
+			if strings.Count(line, "\x00") != len(at)-1 {
+				yield(ledger.Row{}, fmt.Errorf("a stored line item of %s in %s holds a NUL byte in a field; "+
+					"re-import it without one (imports refuse them now)", q.OwnerUIN, q.Month))
+				return
+			}
 			r := ledger.Row{BillMonth: q.Month}
-			for i, c := range cols {
-				if err := r.Set(c, vals[i]); err != nil {
-					yield(ledger.Row{}, fmt.Errorf("stored line item: %w", err))
-					return
+			rest := line
+			for n, i := range at {
+				v := rest
+				if n < len(at)-1 {
+					j := strings.IndexByte(rest, 0)
+					v, rest = rest[:j], rest[j+1:]
+				}
+				if i >= 0 {
+					r.SetAt(i, v)
 				}
 			}
 			if !yield(r, nil) {

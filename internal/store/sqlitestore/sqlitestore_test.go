@@ -3,6 +3,7 @@ package sqlitestore_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/partnerbill/partnerbill/internal/ledger"
@@ -44,5 +45,37 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	v, err := db.LedgerVersion(ctx, "800000000002", storetest.Row("1", "", "").BillMonth)
 	if err != nil || v != 1 {
 		t.Fatalf("after reopen: version %d, err %v; want 1", v, err)
+	}
+}
+
+// Rows travel from SQLite joined by NUL bytes; a stored field holding one
+// (possible only for data imported before imports refused them) must fail
+// the read, not shift the columns of a bill file.
+func TestLineItemsRefuseAStoredNUL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "pb.db"), &sqlitestore.Options{NoReadCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	good, bad := storetest.Row("1", "800000000002", "2024-12-01 00:00:00"), storetest.Row("2", "800000000002", "2024-12-02 00:00:00")
+	bad.InstanceName = "disk\x00one"
+	if _, err := db.ImportRows(ctx, func(yield func(ledger.Row, error) bool) {
+		_ = yield(good, nil) && yield(bad, nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var readErr error
+	for r, err := range db.LineItems(ctx, ledger.Query{OwnerUIN: "800000000002", Month: good.BillMonth}) {
+		if err != nil {
+			readErr = err
+			break
+		}
+		got = append(got, r.Id)
+	}
+	if len(got) != 1 || got[0] != "1" || readErr == nil || !strings.Contains(readErr.Error(), "NUL byte") {
+		t.Fatalf("read %v then %v; want line item 1, then an error about the NUL byte", got, readErr)
 	}
 }

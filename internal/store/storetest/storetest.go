@@ -353,6 +353,20 @@ func testOrderByInstance(t *testing.T, open Open) {
 	if diff := cmp.Diff([]string{"5", "2", "6", "3", "1", "4"}, got); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
+
+	// Column by column, not the columns run together: "a" then "bz" comes
+	// before "ab" then "", and "ab" then "" before "ab" then " ".
+	const p = "800000000003"
+	split := func(id, product, sub string) ledger.Row {
+		r := Row(id, p, "2024-12-01 00:00:"+id)
+		r.ProductName, r.SubProductName = product, sub
+		return r
+	}
+	mustImport(t, s, split("11", "ab", " "), split("12", "ab", ""), split("13", "a", "bz"), split("14", "a\u00e9", ""))
+	got = ids(collect(t, s, ledger.Query{OwnerUIN: p, Month: month, Order: ledger.OrderByInstance, Fields: []string{"Id"}}))
+	if diff := cmp.Diff([]string{"13", "12", "11", "14"}, got); diff != "" {
+		t.Errorf("order of keys that are prefixes of each other (-want +got):\n%s", diff)
+	}
 }
 
 func testRoundTrip(t *testing.T, open Open) {
