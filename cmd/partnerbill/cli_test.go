@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -186,5 +188,37 @@ func TestSynthCreatesAccountsThatCanFetchTheirBills(t *testing.T) {
 	// Running it again creates nobody new.
 	if again := cli(t, dir, "ledger", "synth", "--customers", "3", "--rows-per-customer", "10", "--month", "2024-12", "--out", out, "--create-accounts"); strings.TrimSpace(again) != "" {
 		t.Errorf("second --create-accounts printed %q", again)
+	}
+}
+
+// A row that conflicts with the ledger is named by file and line, even
+// though the file is parsed ahead of the inserts.
+func TestImportConflictNamesItsLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := filepath.Join(dir, "first.csv")
+	cli(t, dir, "ledger", "synth", "--customers", "1", "--rows-per-customer", "3000", "--month", "2024-12", "--out", first)
+	cli(t, dir, "ledger", "import", first)
+	data, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	header := strings.Split(strings.TrimSpace(lines[0]), ",")
+	col := slices.Index(header, "TotalCost")
+	// second.csv: the same rows, but line 2500 charges another amount.
+	const at = 2500
+	fields := strings.Split(strings.TrimSuffix(lines[at-1], "\n"), ",")
+	fields[col] = "12345.678"
+	lines[at-1] = strings.Join(fields, ",") + "\n"
+	second := filepath.Join(dir, "second.csv")
+	os.WriteFile(second, []byte(strings.Join(lines, "")), 0o644)
+	_, errOut, err := cliResult(dir, "ledger", "import", second)
+	if err == nil {
+		t.Fatal("a conflicting import succeeded")
+	}
+	want := fmt.Sprintf("%s:%d:1: line item Id %s", second, at, fields[slices.Index(header, "Id")])
+	if !strings.Contains(errOut, want) || !strings.Contains(errOut, "TotalCost") {
+		t.Fatalf("error %q; want it to contain %q and name TotalCost", errOut, want)
 	}
 }

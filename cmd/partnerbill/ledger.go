@@ -89,11 +89,32 @@ func importFile(cmd *cobra.Command, st store.Store, name string) (store.ImportSt
 	if err != nil {
 		return store.ImportStats{}, err
 	}
-	stats, err := st.ImportRows(cmd.Context(), rd.All())
+	// The file is parsed and checked on a goroutine of its own while the
+	// store writes, each row with its line number.
+	type lineRow struct {
+		row  ledger.Row
+		line int
+	}
+	parsed := ledger.Readahead(func(yield func(lineRow, error) bool) {
+		for r, err := range rd.All() {
+			if !yield(lineRow{r, rd.Line()}, err) {
+				return
+			}
+		}
+	}, 512, 4)
+	line := 0 // of the row the store is working on
+	stats, err := st.ImportRows(cmd.Context(), func(yield func(ledger.Row, error) bool) {
+		for lr, err := range parsed {
+			line = lr.line
+			if !yield(lr.row, err) {
+				return
+			}
+		}
+	})
 	var pe *ledger.PosError
 	if err != nil && !errors.As(err, &pe) {
 		// A row that conflicts with the ledger: name where it stands.
-		err = fmt.Errorf("%s:%d:1: %w", name, rd.Line(), err)
+		err = fmt.Errorf("%s:%d:1: %w", name, line, err)
 	}
 	return stats, err
 }

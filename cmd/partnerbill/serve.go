@@ -33,9 +33,6 @@ type serveOptions struct {
 	logFormat  string
 	noMigrate  bool
 	redisURL   string
-	// cpuProfile and memProfile name files for pprof profiles of the whole
-	// run, written at shutdown (the benchmark suite's -profile option).
-	cpuProfile, memProfile string
 	// buildTimeout bounds one build attempt.
 	buildTimeout time.Duration
 	// jobOptions lets tests shorten retries; flags do not set it.
@@ -63,8 +60,6 @@ func serveCommand(cfg *Config, getenv env) *cobra.Command {
 	f.StringVar(&o.logFormat, "log-format", "text", "request log format: text or json (on stderr)")
 	f.StringVar(&o.redisURL, "redis", getenv("PARTNERBILL_REDIS"),
 		"redis://HOST:PORT/DB shared by all replicas for the rate limit; empty keeps it in this process (env PARTNERBILL_REDIS)")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	f.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile to this file at shutdown")
 	f.BoolVar(&o.noMigrate, "no-migrate", false, "do not apply migrations at start (run partnerbill migrate first)")
 	f.DurationVar(&o.buildTimeout, "build-timeout", 30*time.Minute,
 		"longest a bill file build may run; a build left running by a dead replica is retried this long plus 5 minutes after it started")
@@ -91,11 +86,6 @@ func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout
 	if err != nil {
 		return err
 	}
-	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
-	if err != nil {
-		return err
-	}
-	defer stopProfiles()
 	if kind == dbSQLite {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return fmt.Errorf("data folder: %w", err)

@@ -2,31 +2,31 @@ package ledger
 
 import "iter"
 
-// Readahead runs rows on a goroutine of its own, handing rows over in
+// Readahead runs rows (line items, usually) on a goroutine of its own, handing rows over in
 // batches of batchSize with at most depth batches waiting, so that reading
-// (a database stepping and decoding its rows) and the consumer's work (a
-// bill file's encoding) use two cores instead of taking turns on one.
+// (a database stepping and decoding its rows, a file being parsed) and
+// the consumer's work (a bill file's encoding, inserts) use two cores instead of taking turns on one.
 // Memory is bounded by (depth+2)·batchSize rows whatever the stream's
 // length. When the consumer stops early, the reader is stopped and waited
 // for before the returned sequence returns, so nothing outlives it (a
 // database cursor in particular).
-func Readahead(rows iter.Seq2[Row, error], batchSize, depth int) iter.Seq2[Row, error] {
+func Readahead[T any](rows iter.Seq2[T, error], batchSize, depth int) iter.Seq2[T, error] {
 	if batchSize < 1 {
 		batchSize = 1
 	}
 	type batch struct {
-		rows []Row
+		rows []T
 		err  error
 	}
-	return func(yield func(Row, error) bool) {
+	return func(yield func(T, error) bool) {
 		full := make(chan batch, depth)
-		free := make(chan []Row, depth+2)
+		free := make(chan []T, depth+2)
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			defer close(full)
-			buf := make([]Row, 0, batchSize)
+			buf := make([]T, 0, batchSize)
 			send := func(b batch) bool {
 				select {
 				case full <- b:
@@ -48,7 +48,7 @@ func Readahead(rows iter.Seq2[Row, error], batchSize, depth int) iter.Seq2[Row, 
 					select {
 					case buf = <-free:
 					default:
-						buf = make([]Row, 0, batchSize)
+						buf = make([]T, 0, batchSize)
 					}
 				}
 			}
@@ -67,10 +67,11 @@ func Readahead(rows iter.Seq2[Row, error], batchSize, depth int) iter.Seq2[Row, 
 				}
 			}
 			if b.err != nil {
-				yield(Row{}, b.err)
+				var zero T
+				yield(zero, b.err)
 				return
 			}
-			clear(b.rows) // drop the strings before reuse
+			clear(b.rows) // drop what they point to before reuse
 			select {
 			case free <- b.rows[:0]:
 			default:
