@@ -30,8 +30,9 @@ import (
 // those 96 bytes with an earlier copy is a memory read that tells whether
 // anything has been committed since. An answer is cached under the header
 // read *before* its query, and used only while the header is still
-// byte-for-byte the same, so a cached answer is never older than the last
-// commit: after `ledger import` or `key disable` returns, the next request
+// byte-for-byte the same, or has moved only by commits that changed none of
+// the cached tables (readCache), so a cached answer is never older than
+// the last commit that could change it: after `ledger import` or `key disable` returns, the next request
 // sees the change, as it would without the cache. A header that cannot be
 // trusted (a writer halfway through it) is not cached under.
 //
@@ -162,12 +163,23 @@ func (w *changeWatch) close() {
 	w.pin.Close()
 }
 
-// readCache holds answers read under one wal-index header.
+// readCache holds answers read under one wal-index header. A commit moves
+// the header whatever it wrote, and the job queue commits every few seconds
+// on its own; dropping every answer each time would send a burst of reads
+// to the database after each of those. So when the header has moved, one
+// request reads cache_generation, which triggers bump on every change to
+// the cached tables (migration 0004): if it has not moved either, the
+// answers are still true and are kept under the new header.
 type readCache struct {
 	watch *changeWatch
+	// generation reads cache_generation.
+	generation func(context.Context) (int64, error)
+
+	genMu sync.Mutex // one generation read at a time
 
 	mu       sync.Mutex
 	token    walToken
+	gen      int64
 	files    map[fileCacheKey]store.BillFile
 	keys     map[string]account.Key
 	accounts map[string]account.Account
@@ -177,27 +189,48 @@ type readCache struct {
 
 type fileCacheKey struct{ owner, month, kind string }
 
-// maxCached bounds each map; past it the cache starts again empty.
+// maxCached bounds each map; past it, it starts again empty.
 const maxCached = 100_000
 
 // begin returns the header a read is about to be made under, and whether
-// caching is possible at all.
-func (c *readCache) begin() (walToken, bool) {
+// answers may be looked up and kept under it.
+func (c *readCache) begin(ctx context.Context) (walToken, bool) {
 	if c == nil {
 		return walToken{}, false
 	}
-	return c.watch.token()
-}
-
-// moveTo makes t the header the maps hold answers for, emptying them if
-// the database has moved on. Callers hold mu.
-func (c *readCache) moveTo(t walToken) {
-	if t != c.token || c.files == nil {
-		c.token = t
+	t, ok := c.watch.token()
+	if !ok {
+		return t, false
+	}
+	c.mu.Lock()
+	same := t == c.token && c.files != nil
+	c.mu.Unlock()
+	if same {
+		return t, true
+	}
+	c.genMu.Lock()
+	defer c.genMu.Unlock()
+	c.mu.Lock()
+	same = t == c.token && c.files != nil
+	c.mu.Unlock()
+	if same {
+		return t, true // another request has just done it
+	}
+	// Read after t was taken, the counter is at least as new as t.
+	g, err := c.generation(ctx)
+	if err != nil {
+		return t, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g != c.gen || c.files == nil {
+		c.gen = g
 		c.files = map[fileCacheKey]store.BillFile{}
 		c.keys = map[string]account.Key{}
 		c.accounts = map[string]account.Account{}
 	}
+	c.token = t
+	return t, true
 }
 
 // lookup finds key in the map m picks, if t is still current.
@@ -216,7 +249,8 @@ func lookup[K comparable, V any](c *readCache, t walToken, m func(*readCache) ma
 }
 
 // keep keeps v, read after the header was t, unless the header has moved
-// on meanwhile (then v may already be old and is dropped).
+// on meanwhile (then v may be newer than what the maps hold, or older than
+// the database) or the maps are for another header.
 func keep[K comparable, V any](c *readCache, t walToken, m func(*readCache) map[K]V, key K, v V) {
 	now, ok := c.watch.token()
 	if !ok || now != t {
@@ -224,7 +258,9 @@ func keep[K comparable, V any](c *readCache, t walToken, m func(*readCache) map[
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.moveTo(t)
+	if t != c.token || c.files == nil {
+		return
+	}
 	mm := m(c)
 	if len(mm) >= maxCached {
 		clear(mm)

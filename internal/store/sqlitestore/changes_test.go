@@ -56,6 +56,24 @@ func TestReadCacheSeesEveryCommitAtOnce(t *testing.T) {
 		t.Fatalf("3 reads each of a key and an account: %d cache hits, want 4", got)
 	}
 
+	// A commit to a table the cache does not hold (the job queue's, say)
+	// moves the wal-index header but leaves the cached answers standing.
+	other, err := sqlitestore.OpenPool(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`CREATE TABLE unrelated (x); INSERT INTO unrelated VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	hits = server.CacheHits()
+	if _, err := server.GetKey(ctx, "AKIDcache"); err != nil {
+		t.Fatal(err)
+	}
+	if server.CacheHits() != hits+1 {
+		t.Fatal("a commit to an unrelated table dropped the cached key")
+	}
+
 	if err := admin.DisableKey(ctx, "AKIDcache"); err != nil {
 		t.Fatal(err)
 	}

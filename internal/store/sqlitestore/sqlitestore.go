@@ -165,7 +165,11 @@ func Open(ctx context.Context, path string, opts *Options) (*DB, error) {
 			pool.Close()
 			return nil, fmt.Errorf("open %s: read cache: %w (Options.NoReadCache turns it off)", path, err)
 		}
-		d.cache = &readCache{watch: w}
+		d.cache = &readCache{watch: w, generation: func(ctx context.Context) (int64, error) {
+			var n int64
+			err := d.queryRow(ctx, `SELECT n FROM cache_generation WHERE id = 1`).Scan(&n)
+			return n, err
+		}}
 	}
 	return d, nil
 }
@@ -341,7 +345,7 @@ func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
 
 // GetAccount implements store.Store.
 func (d *DB) GetAccount(ctx context.Context, uin string) (account.Account, error) {
-	t, cacheable := d.cache.begin()
+	t, cacheable := d.cache.begin(ctx)
 	if cacheable {
 		if a, ok := lookup(d.cache, t, accountsOf, uin); ok {
 			return a, nil
@@ -415,7 +419,7 @@ func (d *DB) GetKey(ctx context.Context, secretID string) (account.Key, error) {
 	}
 	// Unknown SecretIds are not cached: a caller could fill the cache
 	// with made-up ones.
-	t, cacheable := d.cache.begin()
+	t, cacheable := d.cache.begin(ctx)
 	if cacheable {
 		if k, ok := lookup(d.cache, t, keysOf, secretID); ok {
 			return k, nil
@@ -686,7 +690,7 @@ const currentFileQuery = `SELECT v.version, coalesce(f.state, ''), coalesce(f.ob
 // CurrentBillFile implements store.Store.
 func (d *DB) CurrentBillFile(ctx context.Context, owner string, month ledger.Month, kind string) (store.BillFile, error) {
 	ck := fileCacheKey{owner, month.String(), kind}
-	t, cacheable := d.cache.begin()
+	t, cacheable := d.cache.begin(ctx)
 	if cacheable {
 		if f, ok := lookup(d.cache, t, filesOf, ck); ok {
 			return f, nil
