@@ -17,6 +17,7 @@ import (
 // flushEvery of request lines.
 type logBuffer struct {
 	mu   sync.Mutex
+	out  io.Writer
 	w    *bufio.Writer
 	stop chan struct{}
 	done chan struct{}
@@ -25,7 +26,7 @@ type logBuffer struct {
 const flushEvery = 100 * time.Millisecond
 
 func newLogBuffer(w io.Writer) *logBuffer {
-	b := &logBuffer{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &logBuffer{out: w, w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
 		t := time.NewTicker(flushEvery)
@@ -45,14 +46,27 @@ func newLogBuffer(w io.Writer) *logBuffer {
 func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.w.Write(p)
+	n, err := b.w.Write(p)
+	b.recover(err)
+	return n, err
 }
 
 // Flush writes out what is buffered.
 func (b *logBuffer) Flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.w.Flush()
+	err := b.w.Flush()
+	b.recover(err)
+	return err
+}
+
+// recover starts the buffer afresh after a failed write: a bufio.Writer
+// keeps its first error for good, and one failed write to stderr must not
+// silence every later line. What was buffered then is lost. Callers hold mu.
+func (b *logBuffer) recover(err error) {
+	if err != nil {
+		b.w.Reset(b.out)
+	}
 }
 
 // Close stops the periodic flush and flushes; later writes still buffer

@@ -244,7 +244,6 @@ func stringToSign(timestamp, scope, canonical string) string {
 	return tc3Algorithm + "\n" + timestamp + "\n" + scope + "\n" + hashHex([]byte(canonical))
 }
 
-// signingKey derives SecretSigning from the SecretKey, date and service.
 // SigningKeys caches TC3 signing keys. A signing key depends only on the
 // SecretKey, the UTC date and the service, so one client's requests share
 // it for a day. Safe for concurrent use; the zero value is empty and a nil
@@ -280,6 +279,7 @@ func (c *SigningKeys) get(secretKey, date, service string) []byte {
 	return k
 }
 
+// signingKey derives SecretSigning from the SecretKey, date and service.
 func signingKey(secretKey, date, service string) []byte {
 	k := hmacSHA256([]byte("TC3"+secretKey), date)
 	k = hmacSHA256(k, service)

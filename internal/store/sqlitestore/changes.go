@@ -216,9 +216,14 @@ func (c *readCache) begin(ctx context.Context) (walToken, bool) {
 	if same {
 		return t, true // another request has just done it
 	}
-	// Read after t was taken, the counter is at least as new as t.
+	// Read after t was taken, the counter is at least as new as t; and if
+	// the header has moved again meanwhile, t is not adopted (the maps'
+	// header never goes back), the next request tries again.
 	g, err := c.generation(ctx)
 	if err != nil {
+		return t, false
+	}
+	if now, ok := c.watch.token(); !ok || now != t {
 		return t, false
 	}
 	c.mu.Lock()
@@ -252,13 +257,12 @@ func lookup[K comparable, V any](c *readCache, t walToken, m func(*readCache) ma
 // on meanwhile (then v may be newer than what the maps hold, or older than
 // the database) or the maps are for another header.
 func keep[K comparable, V any](c *readCache, t walToken, m func(*readCache) map[K]V, key K, v V) {
-	now, ok := c.watch.token()
-	if !ok || now != t {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if t != c.token || c.files == nil {
+	// The header is read under mu, so that no begin can move the maps to
+	// another header between this check and the store.
+	now, ok := c.watch.token()
+	if !ok || now != t || t != c.token || c.files == nil {
 		return
 	}
 	mm := m(c)

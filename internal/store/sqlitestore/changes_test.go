@@ -3,10 +3,14 @@ package sqlitestore_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/partnerbill/partnerbill/internal/account"
@@ -228,5 +232,92 @@ func TestReadCacheKeepsThisProcessesLocks(t *testing.T) {
 	tx.Rollback()
 	if got := checkpoint(); got != "busy=0" {
 		t.Fatalf("with no reader left, the checkpoint answered %s; want busy=0", got)
+	}
+}
+
+// Under concurrent readers, commits to cached tables and unrelated commits
+// (the job queue's), no read that starts after a commit has returned may
+// answer from before it.
+func TestReadCacheNeverAnswersFromBeforeACommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	server, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: storetest.NewSealer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	const uin = "800000000002"
+	if err := server.CreateAccount(ctx, account.Account{UIN: uin, Role: account.RoleEndCustomer, Name: "0"}); err != nil {
+		t.Fatal(err)
+	}
+	writer, err := sqlitestore.OpenPool(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	noise, err := sqlitestore.OpenPool(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer noise.Close()
+	if _, err := noise.Exec(`CREATE TABLE unrelated (x)`); err != nil {
+		t.Fatal(err)
+	}
+
+	var committed atomic.Int64 // the last name whose commit has returned
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			noise.Exec(`INSERT INTO unrelated VALUES (1)`)
+		}
+	}()
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				floor := committed.Load()
+				a, err := server.GetAccount(ctx, uin)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if n, _ := strconv.ParseInt(a.Name, 10, 64); n < floor {
+					errs <- fmt.Errorf("read name %d after the commit of name %d had returned", n, floor)
+					return
+				}
+			}
+		}()
+	}
+	for i := int64(1); i <= 300; i++ {
+		if _, err := writer.Exec(`UPDATE accounts SET name = ? WHERE uin = ?`, strconv.FormatInt(i, 10), uin); err != nil {
+			t.Fatal(err)
+		}
+		committed.Store(i)
+	}
+	close(done)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	if server.CacheHits() == 0 {
+		t.Fatal("the cache never answered: the test proved nothing")
 	}
 }
