@@ -146,13 +146,9 @@ func (e *env) bulkLoad(ctx context.Context, csvFile string) (time.Duration, erro
 	os.Remove(db)
 	os.Remove(db + "-wal")
 	os.Remove(db + "-shm")
-	defs := make([]string, len(cols))
-	for i, c := range cols {
-		defs[i] = c + " TEXT NOT NULL"
-	}
 	create := fmt.Sprintf(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
 		CREATE TABLE line_items (%s, PRIMARY KEY (OwnerAccountId, BillMonth, TransactionTime, Id)) WITHOUT ROWID;
-		CREATE UNIQUE INDEX line_items_id ON line_items (Id);`, strings.Join(defs, ", "))
+		CREATE UNIQUE INDEX line_items_id ON line_items (Id);`, textColumns(cols))
 	if err := run(ctx, nil, "sqlite3", db, create); err != nil {
 		return 0, err
 	}
@@ -164,4 +160,13 @@ func (e *env) bulkLoad(ctx context.Context, csvFile string) (time.Duration, erro
 		}
 		return nil
 	})
+}
+
+// textColumns declares cols as SQLite TEXT NOT NULL columns.
+func textColumns(cols []string) string {
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i] = c + " TEXT NOT NULL"
+	}
+	return strings.Join(defs, ", ")
 }

@@ -230,14 +230,10 @@ func (e *env) shellLoad(ctx context.Context, dataDir, csvFile, owner string) err
 		return err
 	}
 	cols := append(append([]string{}, fields...), "BillMonth") // the synthetic file's columns
-	defs := make([]string, len(cols))
-	for i, c := range cols {
-		defs[i] = c + " TEXT NOT NULL"
-	}
 	list := strings.Join(cols, ", ")
 	return run(ctx, nil, "sqlite3", filepath.Join(dataDir, "partnerbill.db"),
 		"PRAGMA cache_size = -262144",
-		"CREATE TABLE load ("+strings.Join(defs, ", ")+")",
+		"CREATE TABLE load ("+textColumns(cols)+")",
 		".import --csv --skip 1 "+csvFile+" load",
 		"DROP INDEX line_items_id",
 		"INSERT INTO line_items ("+list+") SELECT "+list+" FROM load ORDER BY OwnerAccountId, BillMonth, TransactionTime, Id",

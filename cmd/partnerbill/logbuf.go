@@ -47,7 +47,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n, err := b.w.Write(p)
-	b.recover(err)
+	b.restartAfter(err)
 	return n, err
 }
 
@@ -56,14 +56,14 @@ func (b *logBuffer) Flush() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	err := b.w.Flush()
-	b.recover(err)
+	b.restartAfter(err)
 	return err
 }
 
-// recover starts the buffer afresh after a failed write: a bufio.Writer
+// restartAfter starts the buffer afresh after a failed write: a bufio.Writer
 // keeps its first error for good, and one failed write to stderr must not
 // silence every later line. What was buffered then is lost. Callers hold mu.
-func (b *logBuffer) recover(err error) {
+func (b *logBuffer) restartAfter(err error) {
 	if err != nil {
 		b.w.Reset(b.out)
 	}

@@ -238,6 +238,24 @@ func (c *readCache) begin(ctx context.Context) (walToken, bool) {
 	return t, true
 }
 
+// cachedRead answers from the map m picks when the cache can vouch for it,
+// and otherwise calls read and keeps its answer. Errors are never kept, so
+// an unknown SecretId is read every time (a caller could otherwise fill
+// the cache with made-up ones).
+func cachedRead[K comparable, V any](ctx context.Context, c *readCache, m func(*readCache) map[K]V, key K, read func() (V, error)) (V, error) {
+	t, cacheable := c.begin(ctx)
+	if cacheable {
+		if v, ok := lookup(c, t, m, key); ok {
+			return v, nil
+		}
+	}
+	v, err := read()
+	if err == nil && cacheable {
+		keep(c, t, m, key, v)
+	}
+	return v, err
+}
+
 // lookup finds key in the map m picks, if t is still current.
 func lookup[K comparable, V any](c *readCache, t walToken, m func(*readCache) map[K]V, key K) (V, bool) {
 	c.mu.Lock()

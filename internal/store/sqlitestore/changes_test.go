@@ -20,6 +20,17 @@ import (
 	"github.com/partnerbill/partnerbill/internal/store/storetest"
 )
 
+// openStore opens the database at path, closed when the test ends.
+func openStore(t *testing.T, path string, opts *sqlitestore.Options) *sqlitestore.DB {
+	t.Helper()
+	db, err := sqlitestore.Open(context.Background(), path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // The read cache must answer repeated reads without the database and must
 // never answer from before a commit made through another handle.
 func TestReadCacheSeesEveryCommitAtOnce(t *testing.T) {
@@ -27,17 +38,9 @@ func TestReadCacheSeesEveryCommitAtOnce(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pb.db")
 	sealer := storetest.NewSealer(t)
-	server, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	server := openStore(t, path, &sqlitestore.Options{Sealer: sealer})
 	// The admin handle stands for the CLI: its own pool, no cache.
-	admin, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer, NoReadCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	admin := openStore(t, path, &sqlitestore.Options{Sealer: sealer, NoReadCache: true})
 
 	const owner = "800000000002"
 	if err := admin.CreateAccount(ctx, account.Account{UIN: owner, Role: account.RoleEndCustomer}); err != nil {
@@ -139,11 +142,7 @@ func TestReadCacheSeesAnotherProcess(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pb.db")
-	db, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: storetest.NewSealer(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openStore(t, path, &sqlitestore.Options{Sealer: storetest.NewSealer(t)})
 	if err := db.CreateAccount(ctx, account.Account{UIN: "800000000002", Role: account.RoleEndCustomer, Name: "before"}); err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +188,7 @@ func TestReadCacheKeepsThisProcessesLocks(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pb.db")
 	sealer := storetest.NewSealer(t)
-	first, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: sealer, NoReadCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
+	first := openStore(t, path, &sqlitestore.Options{Sealer: sealer, NoReadCache: true})
 	if err := first.CreateAccount(ctx, account.Account{UIN: "800000000002", Role: account.RoleEndCustomer}); err != nil {
 		t.Fatal(err)
 	}
@@ -242,11 +237,7 @@ func TestReadCacheNeverAnswersFromBeforeACommit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pb.db")
-	server, err := sqlitestore.Open(ctx, path, &sqlitestore.Options{Sealer: storetest.NewSealer(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	server := openStore(t, path, &sqlitestore.Options{Sealer: storetest.NewSealer(t)})
 	const uin = "800000000002"
 	if err := server.CreateAccount(ctx, account.Account{UIN: uin, Role: account.RoleEndCustomer, Name: "0"}); err != nil {
 		t.Fatal(err)

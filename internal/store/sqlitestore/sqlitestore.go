@@ -345,17 +345,9 @@ func scanAccount(sc interface{ Scan(...any) error }) (account.Account, error) {
 
 // GetAccount implements store.Store.
 func (d *DB) GetAccount(ctx context.Context, uin string) (account.Account, error) {
-	t, cacheable := d.cache.begin(ctx)
-	if cacheable {
-		if a, ok := lookup(d.cache, t, accountsOf, uin); ok {
-			return a, nil
-		}
-	}
-	a, err := scanAccount(d.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE uin = ?`, uin))
-	if err == nil && cacheable {
-		keep(d.cache, t, accountsOf, uin, a)
-	}
-	return a, err
+	return cachedRead(ctx, d.cache, accountsOf, uin, func() (account.Account, error) {
+		return scanAccount(d.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE uin = ?`, uin))
+	})
 }
 
 // ListAccounts implements store.Store.
@@ -417,19 +409,7 @@ func (d *DB) GetKey(ctx context.Context, secretID string) (account.Key, error) {
 	if d.sealer == nil {
 		return account.Key{}, store.ErrNoMasterKey
 	}
-	// Unknown SecretIds are not cached: a caller could fill the cache
-	// with made-up ones.
-	t, cacheable := d.cache.begin(ctx)
-	if cacheable {
-		if k, ok := lookup(d.cache, t, keysOf, secretID); ok {
-			return k, nil
-		}
-	}
-	k, err := d.getKey(ctx, secretID)
-	if err == nil && cacheable {
-		keep(d.cache, t, keysOf, secretID, k)
-	}
-	return k, err
+	return cachedRead(ctx, d.cache, keysOf, secretID, func() (account.Key, error) { return d.getKey(ctx, secretID) })
 }
 
 func (d *DB) getKey(ctx context.Context, secretID string) (account.Key, error) {
@@ -605,12 +585,6 @@ func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row
 		if cols == nil {
 			cols = ledger.Fields[:]
 		}
-		for _, c := range cols {
-			if _, ok := ledger.FieldIndex(c); !ok && c != "BillMonth" {
-				yield(ledger.Row{}, fmt.Errorf("line items: no field %q", c))
-				return
-			}
-		}
 		order := "TransactionTime, Id" // the primary key's order: no sort
 		if q.Order == ledger.OrderByInstance {
 			// The sort key leads the joined value, and SQLite sorts by that
@@ -632,10 +606,15 @@ func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row
 		// WHERE clause fixes to q.Month.
 		at := make([]int, len(cols))
 		for n, c := range cols {
-			if i, ok := ledger.FieldIndex(c); ok {
+			i, ok := ledger.FieldIndex(c)
+			switch {
+			case ok:
 				at[n] = i
-			} else {
+			case c == "BillMonth":
 				at[n] = -1
+			default:
+				yield(ledger.Row{}, fmt.Errorf("line items: no field %q", c))
+				return
 			}
 		}
 		query := `SELECT concat_ws(char(0), ` + strings.Join(cols, ", ") + `) FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
@@ -689,18 +668,9 @@ const currentFileQuery = `SELECT v.version, coalesce(f.state, ''), coalesce(f.ob
 
 // CurrentBillFile implements store.Store.
 func (d *DB) CurrentBillFile(ctx context.Context, owner string, month ledger.Month, kind string) (store.BillFile, error) {
-	ck := fileCacheKey{owner, month.String(), kind}
-	t, cacheable := d.cache.begin(ctx)
-	if cacheable {
-		if f, ok := lookup(d.cache, t, filesOf, ck); ok {
-			return f, nil
-		}
-	}
-	f, err := d.currentBillFile(ctx, owner, month, kind)
-	if err == nil && cacheable {
-		keep(d.cache, t, filesOf, ck, f)
-	}
-	return f, err
+	return cachedRead(ctx, d.cache, filesOf, fileCacheKey{owner, month.String(), kind}, func() (store.BillFile, error) {
+		return d.currentBillFile(ctx, owner, month, kind)
+	})
 }
 
 func (d *DB) currentBillFile(ctx context.Context, owner string, month ledger.Month, kind string) (store.BillFile, error) {
