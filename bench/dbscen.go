@@ -112,33 +112,37 @@ func (e *env) readyDatabase(ctx context.Context, name string, rows int) (string,
 
 // build measures one build from a fresh server process: time from the
 // first request to Ready 1, and the server's peak memory.
-func (e *env) build(ctx context.Context, dir string, k key, fileType, profile string) (time.Duration, int64, error) {
+func (e *env) build(ctx context.Context, dir string, k key, fileType, profile string) (time.Duration, memory, error) {
 	// Forget earlier builds so this one starts from nothing.
 	if err := e.sql(ctx, dir, "DELETE FROM bill_files; DELETE FROM river_job;", nil); err != nil {
-		return 0, 0, err
+		return 0, memory{}, err
 	}
 	srv, err := e.startServer(ctx, dir, e.profileArgs(profile)...)
 	if err != nil {
-		return 0, 0, err
+		return 0, memory{}, err
 	}
 	defer srv.stop()
 	req := presignBody(srv.addr, k, []byte(fmt.Sprintf(`{"FileType":%q,"Month":%q}`, fileType, month)))
 	c := newClient(1)
 	start := time.Now()
+	var mem memory
 	for {
+		mem.most(srv.memory())
 		body, err := send(c, srv.addr, req)
 		if err != nil {
-			return 0, 0, err
+			return 0, memory{}, err
 		}
 		if ok(body) {
 			break
 		}
 		if time.Since(start) > time.Hour || ctx.Err() != nil {
-			return 0, 0, fmt.Errorf("%s not ready after %v: %s", fileType, time.Since(start), body)
+			return 0, memory{}, fmt.Errorf("%s not ready after %v: %s", fileType, time.Since(start), body)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return time.Since(start), srv.peakRSS(), nil
+	d := time.Since(start)
+	mem.most(srv.memory())
+	return d, mem, nil
 }
 
 // timeToReady: first request to Ready 1 for one customer-month, L3 and L2,
@@ -170,8 +174,8 @@ func (e *env) timeToReady(ctx context.Context) ([]result, error) {
 				return out, err
 			}
 			pb, base = append(pb, d), append(base, b)
-			rss = max(rss, peak)
-			logf("ready %s run %d: partnerbill %v (peak RSS %d MiB), export %v", ft, i+1, d.Round(time.Millisecond), peak>>20, b.Round(time.Millisecond))
+			rss = max(rss, peak.peak)
+			logf("ready %s run %d: partnerbill %v (%v), export %v", ft, i+1, d.Round(time.Millisecond), peak, b.Round(time.Millisecond))
 		}
 		p, b := median(pb), median(base)
 		what := "CSV export"
@@ -201,8 +205,8 @@ func (e *env) memoryFlat(ctx context.Context) ([]result, error) {
 		if err != nil {
 			return nil, err
 		}
-		peaks[rows] = peak
-		logf("memory: %d rows built in %v, peak RSS %d MiB", rows, d.Round(time.Millisecond), peak>>20)
+		peaks[rows] = peak.peak
+		logf("memory: %d rows built in %v, %v", rows, d.Round(time.Millisecond), peak)
 		os.RemoveAll(dir) // a large ledger is big on disk
 	}
 	small, large := peaks[e.cfg.rows], peaks[e.cfg.largeRows]

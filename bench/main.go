@@ -39,6 +39,7 @@ type config struct {
 	keep        bool
 	database    string
 	profileDir  string
+	trace       bool
 }
 
 func main() {
@@ -57,8 +58,9 @@ func main() {
 	flag.IntVar(&c.concurrency, "concurrency", 32, "concurrent keep-alive connections of the load generator")
 	flag.IntVar(&c.runs, "runs", 3, "runs per timed measurement; the table shows medians")
 	flag.StringVar(&c.workDir, "work", "", "working folder (default: a temporary one, removed afterwards)")
-	flag.BoolVar(&c.keep, "keep", false, "keep the working folder")
+	flag.BoolVar(&c.keep, "keep", false, "keep the working folder, with the servers' logs in its logs folder")
 	flag.StringVar(&c.profileDir, "profile", "", "write CPU and allocation profiles of the partnerbill server for each scenario into this folder")
+	flag.BoolVar(&c.trace, "trace", false, "with -profile, also write a Go execution trace of each server (go tool trace; large under load)")
 	flag.Parse()
 	c.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scen, ",") {

@@ -82,6 +82,9 @@ func parseKeys(out string) ([]key, error) {
 	return keys, nil
 }
 
+// keptLogs is where servers' logs are kept (-keep), or "" to drop them.
+var keptLogs string
+
 // proc is a server running as a child process.
 type proc struct {
 	cmd  *exec.Cmd
@@ -103,11 +106,14 @@ func startProc(ctx context.Context, name string, args []string, env []string, pr
 	}
 	// The server logs every request: to a file, which never blocks it
 	// (a pipe into a growing buffer would stall it and show as latency).
-	logs, err := os.CreateTemp("", "partnerbill-bench-server-*.log")
+	// With -keep the logs stay in the working folder.
+	logs, err := os.CreateTemp(keptLogs, filepath.Base(name)+"-*.log")
 	if err != nil {
 		return nil, err
 	}
-	os.Remove(logs.Name()) // kept open; gone when closed
+	if keptLogs == "" {
+		os.Remove(logs.Name()) // kept open; gone when closed
+	}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -141,19 +147,45 @@ func (e *env) startServer(ctx context.Context, dataDir string, extra ...string) 
 	return startProc(ctx, e.pb, args, e.childEnv(), "partnerbill listening on ")
 }
 
-// peakRSS is the most memory the process has held (VmHWM), in bytes.
-func (p *proc) peakRSS() int64 {
+// memory is what /proc says of a process's memory, in bytes: its peak
+// resident set (VmHWM) and the parts of the current one (anonymous memory:
+// Go's heap and stacks and SQLite's allocations; file pages it has mapped:
+// the binary and the wal-index).
+type memory struct{ peak, anon, file, shmem int64 }
+
+func (p *proc) memory() memory {
+	var m memory
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return m
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024
+		name, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch name {
+		case "VmHWM":
+			m.peak = kb << 10
+		case "RssAnon":
+			m.anon = kb << 10
+		case "RssFile":
+			m.file = kb << 10
+		case "RssShmem":
+			m.shmem = kb << 10
 		}
 	}
-	return 0
+	return m
+}
+
+// most keeps the largest of each figure.
+func (m *memory) most(o memory) {
+	m.peak, m.anon, m.file, m.shmem = max(m.peak, o.peak), max(m.anon, o.anon), max(m.file, o.file), max(m.shmem, o.shmem)
+}
+
+func (m memory) String() string {
+	return fmt.Sprintf("peak RSS %d MiB (largest seen: anonymous %d MiB, file %d MiB, shared %d MiB)", m.peak>>20, m.anon>>20, m.file>>20, m.shmem>>20)
 }
 
 // stop ends the process gracefully; later calls return the first's result.

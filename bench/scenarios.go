@@ -36,6 +36,12 @@ func runAll(ctx context.Context, c config) ([]result, error) {
 		c.profileDir = abs
 	}
 	logf("working in %s", dir)
+	if c.keep {
+		keptLogs = filepath.Join(dir, "logs")
+		if err := os.MkdirAll(keptLogs, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	if os.Getenv("PARTNERBILL_MASTER_KEY") == "" {
 		// Every partnerbill the run starts shares one master key for the
 		// sealed SecretKeys (PostgreSQL needs it in the environment).
@@ -96,8 +102,12 @@ func (e *env) profileArgs(name string) []string {
 	if e.cfg.profileDir == "" {
 		return nil
 	}
-	return []string{"--cpuprofile", filepath.Join(e.cfg.profileDir, name+".cpu.pprof"),
+	args := []string{"--cpuprofile", filepath.Join(e.cfg.profileDir, name+".cpu.pprof"),
 		"--memprofile", filepath.Join(e.cfg.profileDir, name+".allocs.pprof")}
+	if e.cfg.trace {
+		args = append(args, "--trace", filepath.Join(e.cfg.profileDir, name+".trace"))
+	}
+	return args
 }
 
 // requestPath: DescribeBillDownloadUrl for ready files over keep-alive

@@ -195,29 +195,48 @@ func TestSynthCreatesAccountsThatCanFetchTheirBills(t *testing.T) {
 // though the file is parsed ahead of the inserts.
 func TestImportConflictNamesItsLine(t *testing.T) {
 	t.Parallel()
+	t.Run("SQLite", func(t *testing.T) { t.Parallel(); testImportConflictNamesItsLine(t, nil) })
+	t.Run("PostgreSQL", func(t *testing.T) {
+		t.Parallel()
+		testImportConflictNamesItsLine(t, []string{"--database", pgSchemaURL(t)})
+	})
+}
+
+// testImportConflictNamesItsLine imports a file, then the same file with
+// one row changed and a quoted field spanning two lines before it: the
+// error names the changed row's line, though both stores check the rows
+// in bulk after reading the whole file.
+func testImportConflictNamesItsLine(t *testing.T, global []string) {
 	dir := t.TempDir()
 	first := filepath.Join(dir, "first.csv")
-	cli(t, dir, "ledger", "synth", "--customers", "1", "--rows-per-customer", "3000", "--month", "2024-12", "--out", first)
-	cli(t, dir, "ledger", "import", first)
+	cli(t, dir, append(global, "ledger", "synth", "--customers", "1", "--rows-per-customer", "3000", "--month", "2024-12", "--out", first)...)
 	data, err := os.ReadFile(first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.SplitAfter(string(data), "\n")
 	header := strings.Split(strings.TrimSpace(lines[0]), ",")
-	col := slices.Index(header, "TotalCost")
-	// second.csv: the same rows, but line 2500 charges another amount.
+	// Row 1000 gets an instance name spanning two lines, in both files.
+	name := slices.Index(header, "InstanceName")
+	fields := strings.Split(strings.TrimSuffix(lines[1000], "\n"), ",")
+	fields[name] = "\"two\nlines\""
+	lines[1000] = strings.Join(fields, ",") + "\n"
+	os.WriteFile(first, []byte(strings.Join(lines, "")), 0o644)
+	cli(t, dir, append(global, "ledger", "import", first)...)
+	// second.csv: the same rows, but the row on file line 2501 (line 2500
+	// before the two-line field) charges another amount.
 	const at = 2500
-	fields := strings.Split(strings.TrimSuffix(lines[at-1], "\n"), ",")
+	col := slices.Index(header, "TotalCost")
+	fields = strings.Split(strings.TrimSuffix(lines[at-1], "\n"), ",")
 	fields[col] = "12345.678"
 	lines[at-1] = strings.Join(fields, ",") + "\n"
 	second := filepath.Join(dir, "second.csv")
 	os.WriteFile(second, []byte(strings.Join(lines, "")), 0o644)
-	_, errOut, err := cliResult(dir, "ledger", "import", second)
+	_, errOut, err := cliResult(dir, append(global, "ledger", "import", second)...)
 	if err == nil {
 		t.Fatal("a conflicting import succeeded")
 	}
-	want := fmt.Sprintf("%s:%d:1: line item Id %s", second, at, fields[slices.Index(header, "Id")])
+	want := fmt.Sprintf("%s:%d:1: line item Id %s", second, at+1, fields[slices.Index(header, "Id")])
 	if !strings.Contains(errOut, want) || !strings.Contains(errOut, "TotalCost") {
 		t.Fatalf("error %q; want it to contain %q and name TotalCost", errOut, want)
 	}

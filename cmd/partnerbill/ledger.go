@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -102,21 +103,56 @@ func importFile(cmd *cobra.Command, st store.Store, name string) (store.ImportSt
 			}
 		}
 	}, 512, 4)
-	line := 0 // of the row the store is working on
+	var lines lineIndex
+	pos := int64(0)
 	stats, err := st.ImportRows(cmd.Context(), func(yield func(ledger.Row, error) bool) {
 		for lr, err := range parsed {
-			line = lr.line
+			if err == nil {
+				pos++
+				lines.add(pos, lr.line)
+			}
 			if !yield(lr.row, err) {
 				return
 			}
 		}
 	})
 	var pe *ledger.PosError
-	if err != nil && !errors.As(err, &pe) {
+	var re *store.RowError
+	switch {
+	case err == nil || errors.As(err, &pe):
+		// A reader's error names its own line and column.
+	case errors.As(err, &re):
 		// A row that conflicts with the ledger: name where it stands.
-		err = fmt.Errorf("%s:%d:1: %w", name, line, err)
+		err = fmt.Errorf("%s:%d:1: %w", name, lines.lineOf(re.Row), err)
+	default:
+		err = fmt.Errorf("%s: %w", name, err)
 	}
 	return stats, err
+}
+
+// lineIndex maps a row's position in an import (from 1) to the line of the
+// file it starts on. It records only the rows where that line is not the
+// previous row's plus one (the first row, and rows after a blank line or a
+// record spanning several lines), so for most files it holds one entry.
+type lineIndex struct {
+	pos  []int64
+	line []int
+}
+
+func (x *lineIndex) add(pos int64, line int) {
+	if n := len(x.pos); n > 0 && int64(line)-int64(x.line[n-1]) == pos-x.pos[n-1] {
+		return
+	}
+	x.pos = append(x.pos, pos)
+	x.line = append(x.line, line)
+}
+
+func (x *lineIndex) lineOf(pos int64) int {
+	i := sort.Search(len(x.pos), func(i int) bool { return x.pos[i] > pos }) - 1
+	if i < 0 {
+		return 0
+	}
+	return x.line[i] + int(pos-x.pos[i])
 }
 
 // isTerminal reports whether w is a terminal, where progress is worth

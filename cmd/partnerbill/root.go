@@ -52,13 +52,14 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		"database URL; empty means SQLite in the data folder (env PARTNERBILL_DATABASE)")
 	pf.StringVar(&cfg.Storage, "storage", getenv("PARTNERBILL_STORAGE"),
 		"bill file storage URL; empty means files under the data folder, or file:///PATH (env PARTNERBILL_STORAGE)")
-	var cpuProfile, memProfile string
+	var cpuProfile, memProfile, traceFile string
 	pf.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole command to this file")
 	pf.StringVar(&memProfile, "memprofile", "", "write an allocation profile to this file when the command ends")
+	pf.StringVar(&traceFile, "trace", "", "write a Go execution trace of the whole command to this file (go tool trace)")
 	stopProfiles := func() {}
 	defer func() { stopProfiles() }()
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		stop, err := startProfiles(cpuProfile, memProfile)
+		stop, err := startProfiles(cpuProfile, memProfile, traceFile)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 	"time"
 
@@ -261,8 +262,8 @@ func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 
 // startProfiles starts a CPU profile and arranges for an allocation
 // profile; the returned function writes both.
-func startProfiles(cpuPath, memPath string) (func(), error) {
-	var cpu *os.File
+func startProfiles(cpuPath, memPath, tracePath string) (func(), error) {
+	var cpu, tr *os.File
 	if cpuPath != "" {
 		f, err := os.Create(cpuPath)
 		if err != nil {
@@ -274,10 +275,31 @@ func startProfiles(cpuPath, memPath string) (func(), error) {
 		}
 		cpu = f
 	}
+	if tracePath != "" {
+		f, err := os.Create(tracePath)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			if cpu != nil {
+				pprof.StopCPUProfile()
+				cpu.Close()
+			}
+			if f != nil {
+				f.Close()
+			}
+			return nil, fmt.Errorf("--trace: %w", err)
+		}
+		tr = f
+	}
 	return func() {
 		if cpu != nil {
 			pprof.StopCPUProfile()
 			cpu.Close()
+		}
+		if tr != nil {
+			trace.Stop()
+			tr.Close()
 		}
 		if memPath != "" {
 			if f, err := os.Create(memPath); err == nil {

@@ -41,3 +41,15 @@ func SameLineItem(old, new ledger.Row) error {
 	}
 	return nil
 }
+
+// RowError is an error about one row of an import: Row is its position in
+// the rows given to ImportRows, counting from 1, so that the caller can
+// name where it came from (a backend that checks rows in bulk meets a bad
+// one after the caller has read on past it).
+type RowError struct {
+	Row int64
+	Err error
+}
+
+func (e *RowError) Error() string { return e.Err.Error() }
+func (e *RowError) Unwrap() error { return e.Err }

@@ -98,7 +98,8 @@ type Store interface {
 	RotateKey(ctx context.Context, oldSecretID string, k account.Key, oldExpiresAt time.Time) error
 
 	// ImportRows adds the rows to the ledger atomically: all of them or,
-	// when rows yields an error or a row conflicts (ErrConflict), none.
+	// when rows yields an error or a row conflicts (ErrConflict, inside a
+	// *RowError that says which row), none.
 	// Rows whose Id is already present with equal content are skipped. Each
 	// (owner, bill month) that gains a row gets a new ledger version.
 	ImportRows(ctx context.Context, rows iter.Seq2[ledger.Row, error]) (ImportStats, error)

@@ -175,12 +175,12 @@ func (d *DB) importRows(ctx context.Context, tx pgx.Tx, rows iter.Seq2[ledger.Ro
 
 // checkUnchanged finds the first staged row, in file order, that was not
 // added and differs from the ledger's line item with its Id, and returns
-// the ErrConflict that names the field. Only the months of the file are
+// the ErrConflict that names the field, in a RowError with its position. Only the months of the file are
 // searched (the join to line_items is pruned to their partitions): a row
 // recorded under another month conflicts on BillMonth alone.
 func checkUnchanged(ctx context.Context, tx pgx.Tx, months []string) error {
 	q := `
-		SELECT ` + stagedCols + `, i.BillMonth, l.Id IS NOT NULL, ` + ledgerOrEmpty + `
+		SELECT s.ord, ` + stagedCols + `, i.BillMonth, l.Id IS NOT NULL, ` + ledgerOrEmpty + `
 		FROM pb_import s
 		JOIN line_item_ids i ON i.Id = s.Id
 		LEFT JOIN line_items l ON l.BillMonth = ANY ($1) AND l.BillMonth = i.BillMonth
@@ -192,7 +192,9 @@ func checkUnchanged(ctx context.Context, tx pgx.Tx, months []string) error {
 	var staged, stored [len(ledger.Fields) + 1]string
 	var recordedMonth string
 	var found bool
-	dest := make([]any, 0, 2*len(staged)+2)
+	var ord int64
+	dest := make([]any, 0, 2*len(staged)+3)
+	dest = append(dest, &ord)
 	for i := range staged {
 		dest = append(dest, &staged[i])
 	}
@@ -216,18 +218,18 @@ func checkUnchanged(ctx context.Context, tx pgx.Tx, months []string) error {
 		if old.BillMonth, err = ledger.ParseMonth(recordedMonth); err != nil {
 			return fmt.Errorf("line item Id %s: recorded month: %w", newRow.Id, err)
 		}
-		return store.SameLineItem(old, newRow)
+		return &store.RowError{Row: ord, Err: store.SameLineItem(old, newRow)}
 	}
 	if !found {
-		return fmt.Errorf("line item Id %s: %w: line_item_ids records it in %s, but that month's partition does not hold it (archived without deleting its Ids?)",
-			newRow.Id, store.ErrConflict, recordedMonth)
+		return &store.RowError{Row: ord, Err: fmt.Errorf("line item Id %s: %w: line_item_ids records it in %s, but that month's partition does not hold it (archived without deleting its Ids?)",
+			newRow.Id, store.ErrConflict, recordedMonth)}
 	}
 	old, err := store.RowFromValues(stored)
 	if err != nil {
 		return err
 	}
 	if err := store.SameLineItem(old, newRow); err != nil {
-		return err
+		return &store.RowError{Row: ord, Err: err}
 	}
 	return fmt.Errorf("line item Id %s: import: PostgreSQL and Go disagree on whether it changed", newRow.Id)
 }

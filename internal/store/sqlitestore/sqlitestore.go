@@ -98,10 +98,14 @@ type Options struct {
 
 // defaultCacheKiB is each connection's page cache (a negative
 // cache_size is KiB): reads stream through it, so a small one keeps a
-// build's memory flat; imports raise it for their own transaction.
+// build's memory flat; imports raise it for their own transaction. The
+// import's figure also bounds the memory of SQLite's sorter, which holds
+// that much of the rows before writing a sorted run out: 32 MiB imported
+// a million rows as fast as 64 MiB did, with 210 MiB of peak memory
+// instead of 380 (16 MiB: 126 MiB, about 10% slower).
 const (
 	defaultCacheKiB = -4096
-	importCacheKiB  = -65536
+	importCacheKiB  = -32768
 )
 
 // busyTimeout is how long a connection waits for another writer (an
@@ -469,95 +473,12 @@ func (d *DB) DisableKey(ctx context.Context, secretID string) error {
 	return nil
 }
 
-// lineItemCols lists the columns of line_items in ledger.Fields order, then
-// BillMonth.
-var lineItemCols = strings.Join(append(ledger.Fields[:], "BillMonth"), ", ")
-
-func rowArgs(r *ledger.Row) []any {
-	vals := r.Values()
-	args := make([]any, 0, len(vals)+1)
-	for _, v := range vals {
-		args = append(args, v)
-	}
-	return append(args, r.BillMonth.String())
-}
-
-// ImportRows implements store.Store. The whole import is one write
-// transaction.
-func (d *DB) ImportRows(ctx context.Context, rows iter.Seq2[ledger.Row, error]) (store.ImportStats, error) {
-	var st store.ImportStats
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		// A large page cache for the import's connection while it lasts:
-		// the inserts touch pages all over the table and its Id index.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", importCacheKiB)); err != nil {
-			return err
-		}
-		defer tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d", defaultCacheKiB))
-		ph := strings.TrimSuffix(strings.Repeat("?, ", len(ledger.Fields)+1), ", ")
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO line_items (`+lineItemCols+`) VALUES (`+ph+`) ON CONFLICT (Id) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		get, err := tx.PrepareContext(ctx, `SELECT `+lineItemCols+` FROM line_items WHERE Id = ?`)
-		if err != nil {
-			return err
-		}
-		defer get.Close()
-		touched := map[[2]string]bool{}
-		for r, err := range rows {
-			if err != nil {
-				return err
-			}
-			st.Rows++
-			res, err := ins.ExecContext(ctx, rowArgs(&r)...)
-			if err != nil {
-				return fmt.Errorf("line item %s: %w", r.Id, err)
-			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				st.Added++
-				touched[[2]string{r.OwnerAccountId, r.BillMonth.String()}] = true
-				continue
-			}
-			old, err := scanLineItem(get.QueryRowContext(ctx, r.Id))
-			if err != nil {
-				return fmt.Errorf("line item %s: %w", r.Id, err)
-			}
-			if err := store.SameLineItem(old, r); err != nil {
-				return err
-			}
-			st.Unchanged++
-		}
-		keys := make([][2]string, 0, len(touched))
-		for k := range touched {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
-		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_versions (owner_uin, bill_month, version) VALUES (?, ?, 1)
-				ON CONFLICT (owner_uin, bill_month) DO UPDATE SET version = version + 1`, k[0], k[1]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return store.ImportStats{}, err
-	}
-	return st, nil
-}
-
-func scanLineItem(sc interface{ Scan(...any) error }) (ledger.Row, error) {
-	var vals [len(ledger.Fields) + 1]string
-	ptrs := make([]any, len(vals))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := sc.Scan(ptrs...); err != nil {
-		return ledger.Row{}, translate(err)
-	}
-	return store.RowFromValues(vals)
-}
+// lineItemColumns are the columns of line_items in ledger.Fields order,
+// then BillMonth; lineItemCols lists them for SQL.
+var (
+	lineItemColumns = append(ledger.Fields[:], "BillMonth")
+	lineItemCols    = strings.Join(lineItemColumns, ", ")
+)
 
 // LedgerVersion implements store.Store.
 func (d *DB) LedgerVersion(ctx context.Context, owner string, month ledger.Month) (int64, error) {

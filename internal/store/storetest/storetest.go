@@ -72,6 +72,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("ImportConflictNamesIdAndField", func(t *testing.T) { testConflictMessage(t, open) })
 	t.Run("ImportRepeatedIdInOneFile", func(t *testing.T) { testRepeatedId(t, open) })
 	t.Run("ImportSpansMonths", func(t *testing.T) { testImportSpansMonths(t, open) })
+	t.Run("ImportMixesNewAndKnownRows", func(t *testing.T) { testImportMixed(t, open) })
+	t.Run("ImportConflictNamesItsRow", func(t *testing.T) { testConflictPosition(t, open) })
 	t.Run("LineItemsStopEarly", func(t *testing.T) { testLineItemsStopEarly(t, open) })
 }
 
@@ -844,5 +846,72 @@ func testLineItemFields(t *testing.T, open Open) {
 	}
 	if !refused {
 		t.Error("an unknown field name was accepted")
+	}
+}
+
+// testImportMixed imports a file holding rows the ledger has, new rows and
+// a repeat of a new row: only the new rows are added (once), the rest
+// count as unchanged, and the version moves once.
+func testImportMixed(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	ctx := context.Background()
+	const o = "800000000002"
+	r1, r2 := Row("1", o, "2024-12-01 00:00:00"), Row("2", o, "2024-12-02 00:00:00")
+	mustImport(t, s, r1, r2)
+	r3, r4 := Row("3", o, "2024-12-03 00:00:00"), Row("4", o, "2024-11-30 23:00:00")
+	if got := mustImport(t, s, r4, r1, r3, r3, r2); got != (store.ImportStats{Rows: 5, Added: 2, Unchanged: 3}) {
+		t.Errorf("mixed import: %+v, want 5 rows, 2 added, 3 unchanged", got)
+	}
+	if got := ids(collect(t, s, ledger.Query{OwnerUIN: o, Month: month})); !cmp.Equal(got, []string{"4", "1", "2", "3"}) {
+		t.Errorf("ledger holds %v, want [4 1 2 3]", got)
+	}
+	if v, err := s.LedgerVersion(ctx, o, month); err != nil || v != 2 {
+		t.Errorf("version after two imports that added rows = %d, %v; want 2", v, err)
+	}
+	if got := mustImport(t, s, r4, r3); got != (store.ImportStats{Rows: 2, Unchanged: 2}) {
+		t.Errorf("repeated import: %+v, want 2 rows, 2 unchanged", got)
+	}
+	if v, _ := s.LedgerVersion(ctx, o, month); v != 2 {
+		t.Errorf("an import that added nothing moved the version to %d", v)
+	}
+}
+
+// testConflictPosition checks that a conflict says which row of the
+// import it is (its position, from 1), whether the row conflicts with the
+// ledger or with an earlier row of the same file, and whichever comes
+// first in the primary key's order.
+func testConflictPosition(t *testing.T, open Open) {
+	t.Parallel()
+	s := open(t)
+	const o = "800000000002"
+	old := Row("1", o, "2024-12-01 00:00:00")
+	mustImport(t, s, old)
+	changed := old
+	changed.TotalCost = "0.003586"
+	r9 := Row("9", o, "2024-12-09 00:00:00")
+	r9b := r9
+	r9b.TransactionTime = "2024-12-08 00:00:00" // sorts before the first r9
+	r9b.InstanceName = "renamed"
+	for _, tc := range []struct {
+		name string
+		rows []ledger.Row
+		row  int64
+		want error
+	}{
+		{"with the ledger", []ledger.Row{Row("5", o, "2024-12-05 00:00:00"), Row("6", o, "2024-12-06 00:00:00"), changed}, 3, store.SameLineItem(old, changed)},
+		{"with an earlier row", []ledger.Row{r9, Row("10", o, "2024-12-10 00:00:00"), old, r9b, changed}, 4, store.SameLineItem(r9, r9b)},
+	} {
+		_, err := s.ImportRows(context.Background(), seq(tc.rows...))
+		var re *store.RowError
+		if !errors.As(err, &re) || !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("%s: err = %v, want a RowError with ErrConflict", tc.name, err)
+		}
+		if re.Row != tc.row || !strings.Contains(err.Error(), tc.want.Error()) {
+			t.Errorf("%s: row %d, %q; want row %d, %q", tc.name, re.Row, err, tc.row, tc.want)
+		}
+	}
+	if got := ids(collect(t, s, ledger.Query{OwnerUIN: o, Month: month})); !cmp.Equal(got, []string{"1"}) {
+		t.Errorf("after conflicting imports the ledger holds %v, want only [1]", got)
 	}
 }
