@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"syscall"
@@ -67,10 +68,22 @@ func serveCommand(cfg *Config, getenv env) *cobra.Command {
 	return cmd
 }
 
+// serveGCPercent is the garbage collector's pace for serve when GOGC is
+// not set. A server's live heap is small (a few MiB: caches, connections),
+// and every request leaves about 13 KiB of garbage, so at Go's default
+// (GOGC=100) a busy server collected fifteen times a second, each time
+// taking a share of the CPU from requests. At 400 it collects a quarter as
+// often for some 15 MiB more heap; the request path's throughput rose by
+// about 15% (BENCHMARKS.md). GOGC in the environment overrides it.
+const serveGCPercent = 400
+
 // serve runs the server until ctx ends, then stops taking requests,
 // finishes those in flight and cancels running builds (they resume after a
 // restart), all within shutdownGrace.
 func serve(ctx context.Context, cfg *Config, o *serveOptions, getenv env, stdout, stderr io.Writer) error {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	logs := newLogBuffer(stderr)
 	defer logs.Close()
 	var h slog.Handler
@@ -260,8 +273,9 @@ func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.l.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
-// startProfiles starts a CPU profile and arranges for an allocation
-// profile; the returned function writes both.
+// startProfiles starts a CPU profile and an execution trace and arranges
+// for an allocation profile, each when its path is set; the returned
+// function writes them out.
 func startProfiles(cpuPath, memPath, tracePath string) (func(), error) {
 	var cpu, tr *os.File
 	if cpuPath != "" {
