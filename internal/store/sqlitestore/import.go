@@ -99,8 +99,10 @@ func importRows(ctx context.Context, tx *sql.Tx, rows iter.Seq2[ledger.Row, erro
 		st.Added = added
 		return st, bumpVersions(ctx, tx, touched)
 	}
-	if _, err := tx.ExecContext(ctx, `ROLLBACK TO import_all_new; RELEASE import_all_new`); err != nil {
-		return st, err
+	for _, stmt := range []string{`ROLLBACK TO import_all_new`, `RELEASE import_all_new`} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return st, err
+		}
 	}
 	return importChecked(ctx, tx, st)
 }
