@@ -32,3 +32,11 @@ func (d *DB) CacheHits() int64 {
 	}
 	return d.cache.hits.Load()
 }
+
+// CacheSizeKiB reads PRAGMA cache_size on a pooled connection (the only
+// one, for a store opened with MaxConns 1), as KiB.
+func (d *DB) CacheSizeKiB(ctx context.Context) (int, error) {
+	var v int
+	err := d.db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&v)
+	return -v, err
+}

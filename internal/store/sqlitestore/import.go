@@ -38,28 +38,40 @@ import (
 const stageBatch = 32
 
 // ImportRows implements store.Store. The whole import is one write
-// transaction.
+// transaction, on a connection of its own: its page cache is raised for
+// the import and set back on that connection afterwards, also when the
+// transaction has ended early (a cancelled context rolls it back, after
+// which nothing more can run inside it).
 func (d *DB) ImportRows(ctx context.Context, rows iter.Seq2[ledger.Row, error]) (store.ImportStats, error) {
-	var st store.ImportStats
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		st, err = importRows(ctx, tx, rows)
-		return err
-	})
+	conn, err := d.db.Conn(ctx)
 	if err != nil {
-		return store.ImportStats{}, err
+		return store.ImportStats{}, translate(err)
+	}
+	defer conn.Close()
+	// A large page cache while the import lasts. It is main's cache, which
+	// also bounds the memory of SQLite's sorter; the staging table keeps
+	// the temporary database's own small cache (it is only appended to).
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", importCacheKiB)); err != nil {
+		return store.ImportStats{}, translate(err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d", defaultCacheKiB))
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return store.ImportStats{}, translate(err)
+	}
+	st, err := importRows(ctx, tx, rows)
+	if err != nil {
+		tx.Rollback()
+		return store.ImportStats{}, translate(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return store.ImportStats{}, translate(err)
 	}
 	return st, nil
 }
 
 func importRows(ctx context.Context, tx *sql.Tx, rows iter.Seq2[ledger.Row, error]) (store.ImportStats, error) {
 	var st store.ImportStats
-	// A large page cache for the import's connection while it lasts; it
-	// also bounds the sorter's memory.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", importCacheKiB)); err != nil {
-		return st, err
-	}
-	defer tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d", defaultCacheKiB))
 	if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS temp.import_rows`); err != nil {
 		return st, err
 	}
