@@ -259,41 +259,41 @@ func TestReadCacheNeverAnswersFromBeforeACommit(t *testing.T) {
 	var committed atomic.Int64 // the last name whose commit has returned
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			noise.Exec(`INSERT INTO unrelated VALUES (1)`)
-		}
-	}()
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	// untilDone runs step on a goroutine of its own until done is closed
+	// or step returns false.
+	untilDone := func(step func() bool) {
+		wg.Go(func() {
 			for {
 				select {
 				case <-done:
 					return
 				default:
 				}
-				floor := committed.Load()
-				a, err := server.GetAccount(ctx, uin)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if n, _ := strconv.ParseInt(a.Name, 10, 64); n < floor {
-					errs <- fmt.Errorf("read name %d after the commit of name %d had returned", n, floor)
+				if !step() {
 					return
 				}
 			}
-		}()
+		})
+	}
+	untilDone(func() bool {
+		noise.Exec(`INSERT INTO unrelated VALUES (1)`)
+		return true
+	})
+	errs := make(chan error, 4)
+	for range 4 {
+		untilDone(func() bool {
+			floor := committed.Load()
+			a, err := server.GetAccount(ctx, uin)
+			if err != nil {
+				errs <- err
+				return false
+			}
+			if n, _ := strconv.ParseInt(a.Name, 10, 64); n < floor {
+				errs <- fmt.Errorf("read name %d after the commit of name %d had returned", n, floor)
+				return false
+			}
+			return true
+		})
 	}
 	for i := int64(1); i <= 300; i++ {
 		if _, err := writer.Exec(`UPDATE accounts SET name = ? WHERE uin = ?`, strconv.FormatInt(i, 10), uin); err != nil {

@@ -1,11 +1,13 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 
@@ -131,23 +133,8 @@ func stage(ctx context.Context, tx *sql.Tx, rows iter.Seq2[ledger.Row, error], s
 		return nil, err
 	}
 	defer batch.Close()
-	args := make([]any, 0, stageBatch*(len(lineItemColumns)+1))
-	flush := func(stmt *sql.Stmt) error {
-		if len(args) == 0 {
-			return nil
-		}
-		if stmt == nil {
-			s, err := tx.PrepareContext(ctx, insert(len(args)/(len(lineItemColumns)+1)))
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			stmt = s
-		}
-		_, err := stmt.ExecContext(ctx, args...)
-		args = args[:0]
-		return err
-	}
+	perRow := len(lineItemColumns) + 1
+	args := make([]any, 0, stageBatch*perRow)
 	seen := map[[2]string]bool{}
 	for r, err := range rows {
 		if err != nil {
@@ -162,28 +149,24 @@ func stage(ctx context.Context, tx *sql.Tx, rows iter.Seq2[ledger.Row, error], s
 		args = append(args, month)
 		seen[[2]string{r.OwnerAccountId, month}] = true
 		if len(args) == cap(args) {
-			if err := flush(batch); err != nil {
+			if _, err := batch.ExecContext(ctx, args...); err != nil {
 				return nil, fmt.Errorf("import: stage rows: %w", err)
 			}
+			args = args[:0]
 		}
 	}
-	if err := flush(nil); err != nil {
-		return nil, fmt.Errorf("import: stage rows: %w", err)
+	if len(args) > 0 {
+		if _, err := tx.ExecContext(ctx, insert(len(args)/perRow), args...); err != nil {
+			return nil, fmt.Errorf("import: stage rows: %w", err)
+		}
 	}
-	touched := make([][2]string, 0, len(seen))
-	for k := range seen {
-		touched = append(touched, k)
-	}
-	return touched, nil
+	return slices.Collect(maps.Keys(seen)), nil
 }
 
 // bumpVersions moves the ledger version of each (owner, bill month) on.
 func bumpVersions(ctx context.Context, tx *sql.Tx, touched [][2]string) error {
 	slices.SortFunc(touched, func(a, b [2]string) int {
-		if c := strings.Compare(a[0], b[0]); c != 0 {
-			return c
-		}
-		return strings.Compare(a[1], b[1])
+		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
 	})
 	for _, k := range touched {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_versions (owner_uin, bill_month, version) VALUES (?, ?, 1)
@@ -211,9 +194,8 @@ func importChecked(ctx context.Context, tx *sql.Tx, st store.ImportStats) (store
 		FROM temp.import_rows s
 		LEFT JOIN line_items l ON l.Id = s.Id
 		LEFT JOIN temp.import_rows f ON l.Id IS NULL AND f.ord = (SELECT min(ord) FROM temp.import_rows WHERE Id = s.Id) AND f.ord < s.ord`
-	// Rows compared as one value each: no field holds a NUL byte, so equal
-	// joined values are equal rows.
-	joined := func(alias string) string { return "concat_ws(char(0), " + prefixedCols(alias) + ")" }
+	// Rows are compared as one joined value each.
+	joined := func(alias string) string { return joinedValue(prefixedCols(alias)) }
 	// The reference's columns: the ledger's row or the file's first.
 	refCols := make([]string, len(lineItemColumns))
 	for i, c := range lineItemColumns {

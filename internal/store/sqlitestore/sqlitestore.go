@@ -473,6 +473,12 @@ func (d *DB) DisableKey(ctx context.Context, secretID string) error {
 	return nil
 }
 
+// joinedValue is SQL for the columns cols (a comma-separated list) joined
+// into one text value, separated by NUL bytes. No field holds a NUL byte
+// (imports refuse them), so the joined value splits back exactly, and two
+// rows are equal exactly when their joined values are.
+func joinedValue(cols string) string { return "concat_ws(char(0), " + cols + ")" }
+
 // lineItemColumns are the columns of line_items in ledger.Fields order,
 // then BillMonth; lineItemCols lists them for SQL.
 var (
@@ -538,7 +544,7 @@ func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row
 				return
 			}
 		}
-		query := `SELECT concat_ws(char(0), ` + strings.Join(cols, ", ") + `) FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
+		query := `SELECT ` + joinedValue(strings.Join(cols, ", ")) + ` FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
 		rows, err := d.db.QueryContext(ctx, query, q.OwnerUIN, q.Month.String())
 		if err != nil {
 			yield(ledger.Row{}, translate(err))
