@@ -85,7 +85,7 @@ func (c *Config) openBackend(ctx context.Context, files *filestore.Store, jo job
 	b.closers = append(b.closers, func() { st.Close() })
 	// River gets a pool of its own: a long build streams the ledger through
 	// the store's pool and never holds River's only connection.
-	riverDB, err := sqlitestore.OpenPool(path, 1)
+	riverDB, err := sqlitestore.OpenQueuePool(path)
 	if err != nil {
 		b.close()
 		return nil, err
@@ -141,7 +141,7 @@ Replicas migrating at once take turns (an advisory lock on PostgreSQL).`,
 					return cfg.masterKeyHint(err)
 				}
 				defer st.Close()
-				riverDB, err := sqlitestore.OpenPool(path, 1)
+				riverDB, err := sqlitestore.OpenQueuePool(path)
 				if err != nil {
 					return err
 				}

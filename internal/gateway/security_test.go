@@ -75,7 +75,7 @@ func setupLikeServe(t *testing.T, readHeader, read time.Duration) *served {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { files.Close() })
-	riverDB, err := sqlitestore.OpenPool(filepath.Join(b.dir, "pb.db"), 1)
+	riverDB, err := sqlitestore.OpenQueuePool(filepath.Join(b.dir, "pb.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

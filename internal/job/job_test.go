@@ -66,7 +66,7 @@ func setupSQLite(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	riverDB, err := sqlitestore.OpenPool(path, 1)
+	riverDB, err := sqlitestore.OpenQueuePool(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,5 +78,30 @@ func TestLineItemsRefuseAStoredNUL(t *testing.T) {
 	}
 	if len(got) != 1 || got[0] != "1" || readErr == nil || !strings.Contains(readErr.Error(), "NUL byte") {
 		t.Fatalf("read %v then %v; want line item 1, then an error about the NUL byte", got, readErr)
+	}
+}
+
+// The job queue's connection keeps a small page cache: while a long build
+// reads, that cache fills to its bound, so its bound is how much a build's
+// memory grows with the build's length (see queueCacheKiB).
+func TestQueuePoolKeepsASmallPageCache(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	cacheKiB := func(open func() (*sql.DB, error)) int {
+		db, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var v int
+		if err := db.QueryRow(`PRAGMA cache_size`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return -v // a negative cache_size is KiB
+	}
+	queue := cacheKiB(func() (*sql.DB, error) { return sqlitestore.OpenQueuePool(path) })
+	store := cacheKiB(func() (*sql.DB, error) { return sqlitestore.OpenPool(path, 1) })
+	if queue <= 0 || queue > 512 || queue >= store {
+		t.Fatalf("queue connection's page cache is %d KiB (store's: %d KiB); want at most 512 KiB", queue, store)
 	}
 }
