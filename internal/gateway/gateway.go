@@ -141,7 +141,11 @@ type action struct {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := uuid.NewString()
-	log := g.cfg.Logger.With("request_id", reqID)
+	// Every line about a request carries its RequestId. The summary line
+	// adds it as an attribute; a logger that adds it is made only for the
+	// rare other lines, because making one per request is garbage that a
+	// busy server's collector pays for.
+	log := func() *slog.Logger { return g.cfg.Logger.With("request_id", reqID) }
 	var c *call
 	var apiErr *tc3.Error
 	defer func() {
@@ -149,22 +153,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			log.Error("panic serving request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			log().Error("panic serving request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			apiErr = tc3.Errorf(tc3.CodeInternalError, "An internal error occurred; quote RequestId %s when reporting it.", reqID)
 			tc3.WriteError(w, reqID, apiErr)
 		}
-		attrs := []any{"method", r.Method, "latency_ms", float64(time.Since(start).Microseconds()) / 1000}
+		attrs := make([]slog.Attr, 0, 6)
+		attrs = append(attrs, slog.String("request_id", reqID), slog.String("method", r.Method),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000))
 		if c != nil {
-			attrs = append(attrs, "action", c.Action, "uin", c.Account.UIN)
+			attrs = append(attrs, slog.String("action", c.Action), slog.String("uin", c.Account.UIN))
 		} else if a := r.Header.Get("X-TC-Action"); a != "" {
-			attrs = append(attrs, "action", a)
+			attrs = append(attrs, slog.String("action", a))
 		}
 		code := "ok"
 		if apiErr != nil {
 			code = apiErr.Code
 		}
-		attrs = append(attrs, "code", code)
-		log.Info("request", attrs...)
+		attrs = append(attrs, slog.String("code", code))
+		g.cfg.Logger.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 		action := ""
 		if c != nil {
 			if _, known := g.actions[c.Action]; known {
@@ -174,20 +180,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.cfg.Metrics.ObserveRequest(action, code, time.Since(start))
 	}()
 
-	resp, err := g.serve(r, log, &c)
+	resp, err := g.serve(r, &c)
 	if err != nil {
 		apiErr = g.apiError(log, reqID, err)
 		tc3.WriteError(w, reqID, apiErr)
 		return
 	}
 	if err := tc3.WriteSuccess(w, reqID, resp); err != nil {
-		log.Warn("write response", "err", err)
+		log().Warn("write response", "err", err)
 	}
 }
 
 // serve runs the request through authentication, version and action
 // checks, the rate limit and the handler.
-func (g *Gateway) serve(r *http.Request, log *slog.Logger, out **call) (any, error) {
+func (g *Gateway) serve(r *http.Request, out **call) (any, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
@@ -265,7 +271,16 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, sizeError(kind.MaxSize())
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var body []byte
+	if r.ContentLength >= 0 {
+		// The usual case: the length is declared (and net/http's body
+		// reader holds the client to it), so read it into a buffer of
+		// that size instead of growing one.
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+	}
 	if err != nil {
 		return nil, tc3.Errorf(tc3.CodeInvalidRequest, "The request body could not be read: %v.", err)
 	}
@@ -299,13 +314,13 @@ func roleList(roles []account.Role) string {
 // apiError maps any error to the code the client sees. Errors that are not
 // already API errors are internal: the client gets a generic message and
 // the details go to the log under the RequestId.
-func (g *Gateway) apiError(log *slog.Logger, reqID string, err error) *tc3.Error {
+func (g *Gateway) apiError(log func() *slog.Logger, reqID string, err error) *tc3.Error {
 	var e *tc3.Error
 	switch {
 	case errors.As(err, &e):
 		return e
 	default:
-		log.Error("internal error", "err", err)
+		log().Error("internal error", "err", err)
 		return tc3.Errorf(tc3.CodeInternalError, "An internal error occurred; quote RequestId %s when reporting it.", reqID)
 	}
 }

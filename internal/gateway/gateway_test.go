@@ -39,6 +39,9 @@ type bundle struct {
 	customer account.Key
 	reseller account.Key
 	logs     *bytes.Buffer
+	handler  http.Handler
+	// dropLogs empties logs (benchmarks, whose logs would pile up).
+	dropLogs func()
 }
 
 type fastRetry struct{}
@@ -56,7 +59,8 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-func setup(t *testing.T) *bundle {
+// setup builds the stack; tweak, if given, adjusts the gateway's Config.
+func setup(t testing.TB, tweak ...func(*gateway.Config)) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -66,7 +70,7 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	riverDB, err := sqlitestore.OpenPool(path, 1)
+	riverDB, err := sqlitestore.OpenQueuePool(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,21 +98,26 @@ func setup(t *testing.T) *bundle {
 		defer cancel()
 		q.Stop(ctx)
 	})
-	gw := gateway.New(gateway.Config{
+	cfg := gateway.Config{
 		Accounts: st,
 		Files:    &job.Files{Store: st, Queue: q},
 		Links:    files,
 		Limiter:  ratelimit.NewLocal(),
 		Logger:   logger,
-	})
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	gw := gateway.New(cfg)
 	h = gateway.Routes(gw, filestore.DownloadPath, files.Handler(), st.Ping, nil)
-	b := &bundle{url: srv.URL, host: strings.TrimPrefix(srv.URL, "http://"), dir: dir, store: st, logs: &logs.Buffer}
+	b := &bundle{url: srv.URL, host: strings.TrimPrefix(srv.URL, "http://"), dir: dir, store: st, logs: &logs.Buffer, handler: h,
+		dropLogs: func() { logs.mu.Lock(); logs.Reset(); logs.mu.Unlock() }}
 	b.reseller = b.account(t, "800000400309", account.RoleReseller)
 	b.customer = b.account(t, "800000000002", account.RoleEndCustomer)
 	return b
 }
 
-func (b *bundle) account(t *testing.T, uin string, role account.Role) account.Key {
+func (b *bundle) account(t testing.TB, uin string, role account.Role) account.Key {
 	t.Helper()
 	ctx := context.Background()
 	if err := b.store.CreateAccount(ctx, account.Account{UIN: uin, Role: role}); err != nil {
@@ -136,7 +145,7 @@ type envelope struct {
 
 // send sends req and decodes the envelope, checking what every answer
 // must have: HTTP 200, JSON, a RequestId.
-func send(t *testing.T, req *http.Request) envelope {
+func send(t testing.TB, req *http.Request) envelope {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -168,7 +177,7 @@ type reqOpts struct {
 	service string
 }
 
-func (b *bundle) tc3(t *testing.T, o reqOpts) *http.Request {
+func (b *bundle) tc3(t testing.TB, o reqOpts) *http.Request {
 	t.Helper()
 	if o.key.SecretID == "" {
 		o.key = b.customer

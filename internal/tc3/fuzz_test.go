@@ -390,3 +390,37 @@ func asForm(req *Request, w wideParams) *Request {
 	}
 	return &Request{Kind: KindForm, params: p}
 }
+
+// FuzzSplitObject: for every valid JSON object, the fast splitter finds
+// exactly the members (keys in order, raw values, duplicate refusals)
+// that encoding/json's token stream does.
+func FuzzSplitObject(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `{ }`, `{"Month":"2024-05","FileType":"L3"}`,
+		" {\t\"a\" :\r\n1 , \"b\":[1,{\"c\":\"}]\\\"\"}],\"d\":{\"e\":[]} } ",
+		`{"a\"b":"x\\","\u0041":true,"n":-1.5e3,"z":null}`,
+		`{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"k":"\ud83d\ude00","k2":"é"}`,
+		`{"a":[[],[[]],{}],"b":""}`, `{"":0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		body := bytes.Trim(raw, " \t\r\n")
+		if len(body) == 0 || body[0] != '{' || !json.Valid(body) || depthExceeds(body, MaxDepth) {
+			return
+		}
+		fk, ff, fe := splitObject(body)
+		dk, df, de := decodeObject(body)
+		if (fe == nil) != (de == nil) || fe != nil && fe.Message != de.Message {
+			t.Fatalf("%q: split error %v, decoder error %v", body, fe, de)
+		}
+		if !slices.Equal(fk, dk) || len(ff) != len(df) {
+			t.Fatalf("%q: split keys %q, decoder keys %q", body, fk, dk)
+		}
+		for k, v := range df {
+			if !bytes.Equal(ff[k], v) {
+				t.Fatalf("%q: member %q split as %q, decoded as %q", body, k, ff[k], v)
+			}
+		}
+	})
+}

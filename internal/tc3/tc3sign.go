@@ -200,37 +200,52 @@ func canonicalQuery(method, rawQuery string) string {
 // received, or of the literal "UNSIGNED-PAYLOAD" when the client opted out of
 // signing the body (the Go SDK's UnsignedPayload option).
 func payloadHash(body []byte, unsigned bool) string {
+	return string(appendPayloadHash(nil, body, unsigned))
+}
+
+func appendPayloadHash(dst, body []byte, unsigned bool) []byte {
 	if unsigned {
-		return hashHex([]byte(unsignedPayload))
+		return appendHashHex(dst, []byte(unsignedPayload))
 	}
-	return hashHex(body)
+	return appendHashHex(dst, body)
 }
 
 // hashHex is lowercase hex SHA-256.
-func hashHex(b []byte) string {
+func hashHex(b []byte) string { return string(appendHashHex(nil, b)) }
+
+func appendHashHex(dst, b []byte) []byte {
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return hex.AppendEncode(dst, sum[:])
 }
 
 // canonicalRequest assembles the CanonicalRequest. values holds the already
 // canonical header values in the order of names.
 func canonicalRequest(method, query string, names, values []string, payloadHash string) string {
-	var b strings.Builder
-	b.WriteString(method)
-	b.WriteString("\n/\n")
-	b.WriteString(query)
-	b.WriteByte('\n')
+	return string(appendCanonicalRequest(nil, method, query, names, values, []byte(payloadHash)))
+}
+
+// appendCanonicalRequest is canonicalRequest appended to dst: the verifier
+// builds it in a buffer on its stack, since every request needs one.
+func appendCanonicalRequest(dst []byte, method, query string, names, values []string, payloadHash []byte) []byte {
+	dst = append(dst, method...)
+	dst = append(dst, "\n/\n"...)
+	dst = append(dst, query...)
+	dst = append(dst, '\n')
 	for i, name := range names {
-		b.WriteString(name)
-		b.WriteByte(':')
-		b.WriteString(values[i])
-		b.WriteByte('\n')
+		dst = append(dst, name...)
+		dst = append(dst, ':')
+		dst = append(dst, values[i]...)
+		dst = append(dst, '\n')
 	}
-	b.WriteByte('\n')
-	b.WriteString(strings.Join(names, ";"))
-	b.WriteByte('\n')
-	b.WriteString(payloadHash)
-	return b.String()
+	dst = append(dst, '\n')
+	for i, name := range names {
+		if i > 0 {
+			dst = append(dst, ';')
+		}
+		dst = append(dst, name...)
+	}
+	dst = append(dst, '\n')
+	return append(dst, payloadHash...)
 }
 
 // credentialScope is Date/Service/tc3_request.
@@ -241,7 +256,16 @@ func credentialScope(date, service string) string {
 // stringToSign assembles the StringToSign; timestamp is X-TC-Timestamp
 // exactly as sent.
 func stringToSign(timestamp, scope, canonical string) string {
-	return tc3Algorithm + "\n" + timestamp + "\n" + scope + "\n" + hashHex([]byte(canonical))
+	return string(appendStringToSign(nil, timestamp, scope, []byte(canonical)))
+}
+
+func appendStringToSign(dst []byte, timestamp, scope string, canonical []byte) []byte {
+	dst = append(dst, tc3Algorithm+"\n"...)
+	dst = append(dst, timestamp...)
+	dst = append(dst, '\n')
+	dst = append(dst, scope...)
+	dst = append(dst, '\n')
+	return appendHashHex(dst, canonical)
 }
 
 // SigningKeys caches TC3 signing keys. A signing key depends only on the
@@ -289,6 +313,22 @@ func signingKey(secretKey, date, service string) []byte {
 // tc3Signature is the lowercase hex signature of a string to sign.
 func tc3Signature(key []byte, sts string) string {
 	return hex.EncodeToString(hmacSHA256(key, sts))
+}
+
+// signatureMatches reports, in constant time, whether signature (as sent:
+// 64 lowercase hex digits) is the signature of sts.
+func signatureMatches(key, sts []byte, signature string) bool {
+	m := hmac.New(sha256.New, key)
+	m.Write(sts)
+	var sum [sha256.Size]byte
+	var want [2 * sha256.Size]byte
+	got := hex.AppendEncode(want[:0], m.Sum(sum[:0]))
+	if len(signature) != len(got) {
+		return false
+	}
+	var sent [2 * sha256.Size]byte
+	copy(sent[:], signature)
+	return hmac.Equal(got, sent[:])
 }
 
 func hmacSHA256(key []byte, msg string) []byte {

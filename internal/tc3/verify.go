@@ -2,7 +2,7 @@ package tc3
 
 import (
 	"context"
-	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,17 +180,25 @@ func (v *Verifier) verifyTC3(ctx context.Context, r *http.Request, body []byte, 
 	// the protocol defines no other use of this header.
 	unsigned := contentSHA == unsignedPayload
 	query := canonicalQuery(r.Method, r.URL.RawQuery)
-	hashed := payloadHash(body, unsigned)
+	var hashBuf [2 * sha256.Size]byte
+	hashed := appendPayloadHash(hashBuf[:0], body, unsigned)
 	scope := credentialScope(a.Date, a.Service)
 	key := v.SigningKeys.get(secretKey, a.Date, a.Service)
 	verified := false
+	// The canonical request and the string to sign are built in buffers
+	// here (they grow past them only for unusual requests): every request
+	// builds them, and garbage per request is what a busy server's
+	// collector pays for.
+	var canonicalBuf [512]byte
+	var stsBuf [256]byte
 	for _, host := range hostCandidates(r.Host) {
 		values, e := signedHeaderValues(a.SignedHeaders, r.Header, host)
 		if e != nil {
 			return nil, e
 		}
-		sts := stringToSign(tsText, scope, canonicalRequest(r.Method, query, a.SignedHeaders, values, hashed))
-		if hmac.Equal([]byte(tc3Signature(key, sts)), []byte(a.Signature)) {
+		canonical := appendCanonicalRequest(canonicalBuf[:0], r.Method, query, a.SignedHeaders, values, hashed)
+		sts := appendStringToSign(stsBuf[:0], tsText, scope, canonical)
+		if signatureMatches(key, sts, a.Signature) {
 			verified = true
 			break
 		}
