@@ -45,18 +45,14 @@ const stageBatch = 32
 // transaction has ended early (a cancelled context rolls it back, after
 // which nothing more can run inside it).
 func (d *DB) ImportRows(ctx context.Context, rows iter.Seq2[ledger.Row, error]) (store.ImportStats, error) {
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
-		return store.ImportStats{}, translate(err)
-	}
-	defer conn.Close()
 	// A large page cache while the import lasts. It is main's cache, which
 	// also bounds the memory of SQLite's sorter; the staging table keeps
 	// the temporary database's own small cache (it is only appended to).
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", importCacheKiB)); err != nil {
+	conn, release, err := d.connWithCache(ctx, importCacheKiB)
+	if err != nil {
 		return store.ImportStats{}, translate(err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d", defaultCacheKiB))
+	defer release()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return store.ImportStats{}, translate(err)

@@ -96,27 +96,57 @@ type Options struct {
 	NoReadCache bool
 }
 
-// defaultCacheKiB is each connection's page cache (a negative
-// cache_size is KiB): reads stream through it, so a small one keeps a
-// build's memory flat; imports raise it for their own transaction. The
-// import's figure also bounds the memory of SQLite's sorter, which holds
-// that much of the rows before writing a sorted run out: 32 MiB imported
-// a million rows as fast as 64 MiB did, with 210 MiB of peak memory
-// instead of 380 (16 MiB: 126 MiB, about 10% slower).
+// Page caches, in KiB (a negative cache_size is KiB). SQLite, as the
+// driver builds it, pools every connection's page cache in one group:
+// a connection that needs a page and is at its own bound takes the least
+// recently used page of any connection, and the group as a whole is bound
+// only by the sum of all its connections' sizes. So a long build's scan
+// grows, for as long as it runs, into the room every other connection
+// leaves (those connections read their pages afresh), and that sum is how
+// far a build's memory grows with its length. Measured on a 10M-row build
+// with 4 MiB per connection: the scanning connection's cache went from 6
+// to 9 MiB over 15 s while another connection read every 20 ms, and the
+// server's memory grew by 9 MiB over a 30 s build.
+//
+// So connections keep small caches, which the requests they serve do not
+// miss (the read cache answers most of them, and every commit by another
+// connection empties a connection's page cache anyway), and a connection
+// raises its own only while it needs more:
+//
+//   - defaultCacheKiB: every pooled connection, between uses.
+//   - buildCacheKiB: the connection streaming a bill file's rows. A scan
+//     reads each page once; an L2 build's sort holds this much of the rows
+//     in memory before writing a sorted run out.
+//   - importCacheKiB: an import's connection. 32 MiB imported a million
+//     rows as fast as 64 MiB did, with 210 MiB of peak memory instead of
+//     380 (16 MiB: 126 MiB, about 10% slower); it too bounds the sorter.
+//   - queueCacheKiB: the job queue's connection, whose tables are small
+//     and whose queries are indexed.
 const (
-	defaultCacheKiB = -4096
+	defaultCacheKiB = -256
+	buildCacheKiB   = -4096
 	importCacheKiB  = -32768
+	queueCacheKiB   = -512
 )
 
-// queueCacheKiB is the job queue's page cache. Its tables are small and
-// its queries indexed, so it needs little, and a larger one shows as
-// memory that grows with a build's length: while a build's read
-// transaction is open, the queue connection's page cache filled up to its
-// bound (measured with a 10M-row build: 4 MiB, which the C allocator holds
-// as about 8 MiB, added 8 MiB over 30 s; 512 KiB reached its bound within
-// 6 s and stayed there; with no build running, or no queue, memory was
-// flat either way).
-const queueCacheKiB = -512
+// connWithCache takes a connection from the pool with its page cache set
+// to kib until release, which sets it back and returns the connection
+// (the reset runs even when ctx is done: a cancelled transaction has been
+// rolled back by then, and the pool's next user must get the default).
+func (d *DB) connWithCache(ctx context.Context, kib int) (conn *sql.Conn, release func(), err error) {
+	conn, err = d.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", kib)); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, func() {
+		conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d", defaultCacheKiB))
+		conn.Close()
+	}, nil
+}
 
 // busyTimeout is how long a connection waits for another writer (an
 // import, the job queue) before giving up with SQLITE_BUSY.
@@ -566,7 +596,13 @@ func (d *DB) LineItems(ctx context.Context, q ledger.Query) iter.Seq2[ledger.Row
 			}
 		}
 		query := `SELECT ` + joinedValue(strings.Join(cols, ", ")) + ` FROM line_items WHERE OwnerAccountId = ? AND BillMonth = ? ORDER BY ` + order
-		rows, err := d.db.QueryContext(ctx, query, q.OwnerUIN, q.Month.String())
+		conn, release, err := d.connWithCache(ctx, buildCacheKiB)
+		if err != nil {
+			yield(ledger.Row{}, translate(err))
+			return
+		}
+		defer release()
+		rows, err := conn.QueryContext(ctx, query, q.OwnerUIN, q.Month.String())
 		if err != nil {
 			yield(ledger.Row{}, translate(err))
 			return

@@ -2,7 +2,6 @@ package sqlitestore_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,27 +80,57 @@ func TestLineItemsRefuseAStoredNUL(t *testing.T) {
 	}
 }
 
-// The job queue's connection keeps a small page cache: while a long build
-// reads, that cache fills to its bound, so its bound is how much a build's
-// memory grows with the build's length (see queueCacheKiB).
-func TestQueuePoolKeepsASmallPageCache(t *testing.T) {
+// Every connection's page cache counts toward one budget that a long
+// build's scan grows into (see defaultCacheKiB), so connections keep small
+// caches and a build raises its own connection's only while it reads,
+// also when its reader stops early.
+func TestPageCachesStaySmallBetweenUses(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pb.db")
-	cacheKiB := func(open func() (*sql.DB, error)) int {
-		db, err := open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		var v int
-		if err := db.QueryRow(`PRAGMA cache_size`).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		return -v // a negative cache_size is KiB
+	db := openStore(t, path, &sqlitestore.Options{MaxConns: 1, NoReadCache: true})
+	if _, err := db.ImportRows(ctx, func(yield func(ledger.Row, error) bool) {
+		_ = yield(storetest.Row("1", "800000000002", "2024-12-01 00:00:00"), nil) &&
+			yield(storetest.Row("2", "800000000002", "2024-12-02 00:00:00"), nil)
+	}); err != nil {
+		t.Fatal(err)
 	}
-	queue := cacheKiB(func() (*sql.DB, error) { return sqlitestore.OpenQueuePool(path) })
-	store := cacheKiB(func() (*sql.DB, error) { return sqlitestore.OpenPool(path, 1) })
-	if queue <= 0 || queue > 512 || queue >= store {
-		t.Fatalf("queue connection's page cache is %d KiB (store's: %d KiB); want at most 512 KiB", queue, store)
+	const small = 512 // KiB
+	check := func(when string) {
+		t.Helper()
+		if kib, err := db.CacheSizeKiB(ctx); err != nil || kib <= 0 || kib > small {
+			t.Fatalf("%s: the pooled connection's page cache is %d KiB (%v); want at most %d KiB", when, kib, err, small)
+		}
+	}
+	check("after an import")
+	month := storetest.Row("1", "", "").BillMonth
+	for _, order := range []ledger.Order{ledger.OrderByTime, ledger.OrderByInstance} {
+		n := 0
+		for _, err := range db.LineItems(ctx, ledger.Query{OwnerUIN: "800000000002", Month: month, Order: order}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if n != 2 {
+			t.Fatalf("read %d rows, want 2", n)
+		}
+		check("after a build's read")
+		for _, err := range db.LineItems(ctx, ledger.Query{OwnerUIN: "800000000002", Month: month, Order: order}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		check("after a build's read that stopped early")
+	}
+	queue, err := sqlitestore.OpenQueuePool(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer queue.Close()
+	var v int
+	if err := queue.QueryRow(`PRAGMA cache_size`).Scan(&v); err != nil || -v <= 0 || -v > small {
+		t.Fatalf("the job queue's page cache is %d KiB (%v); want at most %d KiB", -v, err, small)
 	}
 }
