@@ -58,7 +58,7 @@ func main() {
 	flag.IntVar(&c.concurrency, "concurrency", 32, "concurrent keep-alive connections of the load generator")
 	flag.IntVar(&c.runs, "runs", 3, "runs per timed measurement; the table shows medians")
 	flag.StringVar(&c.workDir, "work", "", "working folder (default: a temporary one, removed afterwards)")
-	flag.BoolVar(&c.keep, "keep", false, "keep the working folder, with the servers' logs in its logs folder")
+	flag.BoolVar(&c.keep, "keep", false, "keep the working folder, with the servers' logs in its logs folder and the memory scenario's data folders")
 	flag.StringVar(&c.profileDir, "profile", "", "write CPU and allocation profiles of the partnerbill server for each scenario into this folder")
 	flag.BoolVar(&c.trace, "trace", false, "with -profile, also write a Go execution trace of each server (go tool trace; large under load)")
 	flag.Parse()
