@@ -46,7 +46,7 @@ type Store struct {
 	bucket *blob.Bucket
 	// signer verifies links partnerbill serves itself; nil when the bucket
 	// serves its own links (S3).
-	signer *fileblob.URLSignerHMAC
+	signer *linkSigner
 	// cancelToAbort says how Put abandons an upload. fileblob publishes
 	// whatever it has read when its body fails, unless the upload's context
 	// is cancelled first; S3 aborts its multipart upload when the body
@@ -129,7 +129,7 @@ func openFiles(dir string, opts Options, logger *slog.Logger) (*Store, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("public URL %q: want an absolute URL such as http://127.0.0.1:8080", opts.PublicURL)
 	}
-	signer := fileblob.NewURLSignerHMAC(base, key)
+	signer := newLinkSigner(base, key)
 	b, err := fileblob.OpenBucket(dir, &fileblob.Options{
 		URLSigner: signer,
 		CreateDir: true,

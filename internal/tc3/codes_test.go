@@ -68,6 +68,8 @@ func TestWriteSuccessRefusesBadBodies(t *testing.T) {
 	tests := map[string]any{
 		"ErrorField":         struct{ Error string }{"x"},
 		"LowercaseErrorKey":  map[string]int{"error": 1},
+		"MixedCaseErrorKey":  map[string]int{"a": 1, "ErRoR": 2},
+		"UppercaseRequestId": map[string]int{"REQUESTID": 1},
 		"RequestIdField":     struct{ RequestId string }{"x"},
 		"Array":              []int{1},
 		"String":             "ok",
