@@ -48,7 +48,9 @@ func (s *linkSigner) URLFromKey(ctx context.Context, key string, opts *driver.Si
 	// The signed message is url.Values{obj, expiry, method, contentType}
 	// encoded: names in sorted order, values query-escaped, contentType
 	// left out when empty.
-	msg := make([]byte, 0, 64+len(key)+len(opts.ContentType))
+	// Room for the whole query, signature included, with every byte of
+	// the key and content type escaped.
+	msg := make([]byte, 0, 128+3*(len(key)+len(opts.ContentType)))
 	if opts.ContentType != "" {
 		msg = append(msg, "contentType="...)
 		msg = append(msg, url.QueryEscape(opts.ContentType)...)

@@ -93,13 +93,15 @@ func (g *Gateway) describeBillDownloadURL(ctx context.Context, c *call) (any, er
 // parseMonth accepts YYYY-MM from 2022-06 to the current month (UTC).
 func (g *Gateway) parseMonth(s string) (ledger.Month, error) {
 	last := ledger.MonthOf(g.cfg.NowFunc().UTC())
-	rangeMsg := fmt.Sprintf("a month in YYYY-MM form from %s to %s (the current month, UTC)", firstMonth, last)
+	rangeMsg := func() string {
+		return fmt.Sprintf("a month in YYYY-MM form from %s to %s (the current month, UTC)", firstMonth, last)
+	}
 	m, err := ledger.ParseMonth(s)
 	if err != nil {
-		return m, tc3.Invalid("Month", "must be %s; %q is not in that form.", rangeMsg, s)
+		return m, tc3.Invalid("Month", "must be %s; %q is not in that form.", rangeMsg(), s)
 	}
 	if m.Before(firstMonth) || last.Before(m) {
-		return m, tc3.Invalid("Month", "must be %s; %s is outside that range.", rangeMsg, s)
+		return m, tc3.Invalid("Month", "must be %s; %s is outside that range.", rangeMsg(), s)
 	}
 	return m, nil
 }

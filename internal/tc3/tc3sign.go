@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/http"
 	"strings"
 	"sync"
@@ -274,33 +275,57 @@ func appendStringToSign(dst []byte, timestamp, scope string, canonical []byte) [
 // *SigningKeys derives every key afresh.
 type SigningKeys struct {
 	mu sync.Mutex
-	m  map[signingKeyOf][]byte
+	m  map[signingKeyOf]*signer
 }
 
 type signingKeyOf struct{ secretKey, date, service string }
 
+// signer signs with one signing key. Keying an HMAC costs two hash states
+// and their pads, so each key keeps keyed HMACs for reuse: a client polls
+// with the same key all day.
+type signer struct {
+	key  []byte
+	macs sync.Pool // of hash.Hash, hmac.New(sha256.New, key)
+}
+
+func newSigner(key []byte) *signer {
+	s := &signer{key: key}
+	s.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return s
+}
+
+// sum appends the HMAC of msg to dst.
+func (s *signer) sum(dst, msg []byte) []byte {
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(msg)
+	dst = m.Sum(dst)
+	s.macs.Put(m)
+	return dst
+}
+
 // maxSigningKeys bounds the cache; past it, it starts again empty.
 const maxSigningKeys = 100_000
 
-func (c *SigningKeys) get(secretKey, date, service string) []byte {
+func (c *SigningKeys) get(secretKey, date, service string) *signer {
 	if c == nil {
-		return signingKey(secretKey, date, service)
+		return newSigner(signingKey(secretKey, date, service))
 	}
 	id := signingKeyOf{secretKey, date, service}
 	c.mu.Lock()
-	k, ok := c.m[id]
+	s, ok := c.m[id]
 	c.mu.Unlock()
 	if ok {
-		return k
+		return s
 	}
-	k = signingKey(secretKey, date, service)
+	s = newSigner(signingKey(secretKey, date, service))
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxSigningKeys {
-		c.m = make(map[signingKeyOf][]byte)
+		c.m = make(map[signingKeyOf]*signer)
 	}
-	c.m[id] = k
+	c.m[id] = s
 	c.mu.Unlock()
-	return k
+	return s
 }
 
 // signingKey derives SecretSigning from the SecretKey, date and service.
@@ -317,12 +342,10 @@ func tc3Signature(key []byte, sts string) string {
 
 // signatureMatches reports, in constant time, whether signature (as sent:
 // 64 lowercase hex digits) is the signature of sts.
-func signatureMatches(key, sts []byte, signature string) bool {
-	m := hmac.New(sha256.New, key)
-	m.Write(sts)
+func signatureMatches(s *signer, sts []byte, signature string) bool {
 	var sum [sha256.Size]byte
 	var want [2 * sha256.Size]byte
-	got := hex.AppendEncode(want[:0], m.Sum(sum[:0]))
+	got := hex.AppendEncode(want[:0], s.sum(sum[:0], sts))
 	if len(signature) != len(got) {
 		return false
 	}

@@ -183,7 +183,7 @@ func (v *Verifier) verifyTC3(ctx context.Context, r *http.Request, body []byte, 
 	var hashBuf [2 * sha256.Size]byte
 	hashed := appendPayloadHash(hashBuf[:0], body, unsigned)
 	scope := credentialScope(a.Date, a.Service)
-	key := v.SigningKeys.get(secretKey, a.Date, a.Service)
+	signer := v.SigningKeys.get(secretKey, a.Date, a.Service)
 	verified := false
 	// The canonical request and the string to sign are built in buffers
 	// here (they grow past them only for unusual requests): every request
@@ -198,7 +198,7 @@ func (v *Verifier) verifyTC3(ctx context.Context, r *http.Request, body []byte, 
 		}
 		canonical := appendCanonicalRequest(canonicalBuf[:0], r.Method, query, a.SignedHeaders, values, hashed)
 		sts := appendStringToSign(stsBuf[:0], tsText, scope, canonical)
-		if signatureMatches(key, sts, a.Signature) {
+		if signatureMatches(signer, sts, a.Signature) {
 			verified = true
 			break
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -364,6 +365,25 @@ func TestVerifyWithSigningKeyCache(t *testing.T) {
 	if len(cache.m) != 1 {
 		t.Fatalf("cache holds %d signing keys after two requests of one client, want 1", len(cache.m))
 	}
+	// Requests in parallel share the key's pooled HMACs: each must see a
+	// fresh one, whatever the others sent through it.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 50 {
+				sent := body
+				if i%2 == 1 {
+					sent = `{"Month":"2026-09"}` // signed for body, sent with another
+				}
+				_, err := v.Verify(context.Background(), newTC3Post(t, "intlpartnersmgt.localhost", "DescribeBillDownloadUrl", body), []byte(sent))
+				if (err == nil) != (i%2 == 0) {
+					t.Errorf("goroutine %d: tampered=%v, err = %v", i, i%2 == 1, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	_, err := v.Verify(context.Background(), newTC3Post(t, "intlpartnersmgt.localhost", "DescribeBillDownloadUrl", body), []byte(`{"Month":"2026-09"}`))
 	checkOutcome(t, err, CodeSignatureFailure, "")
 	// The key was rotated in the store: the cached signing key of the old
