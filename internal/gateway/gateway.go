@@ -65,7 +65,7 @@ type Gateway struct {
 	cfg     Config
 	actions map[string]action
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	callers map[string]cachedCaller
 
 	signingKeys tc3.SigningKeys
@@ -83,9 +83,9 @@ type cachedCaller struct {
 func (g *Gateway) caller(ctx context.Context, secretID string) (account.Key, account.Account, error) {
 	now := time.Now()
 	if g.cfg.KeyCacheTTL > 0 {
-		g.mu.Lock()
+		g.mu.RLock()
 		c, ok := g.callers[secretID]
-		g.mu.Unlock()
+		g.mu.RUnlock()
 		if ok && now.Sub(c.fetched) < g.cfg.KeyCacheTTL {
 			return c.key, c.account, nil
 		}

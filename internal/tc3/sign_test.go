@@ -2,6 +2,7 @@ package tc3
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -220,6 +221,28 @@ func BenchmarkVerifyV1(b *testing.B) {
 	for b.Loop() {
 		if _, err := v.Verify(ctx, r, []byte(form)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// validDate accepts exactly the dates time.Parse(dateLayout) accepts and
+// Format writes back the same.
+func TestValidDateAgreesWithTimeParse(t *testing.T) {
+	t.Parallel()
+	var cases []string
+	for _, y := range []string{"0000", "1900", "2000", "2023", "2024", "9999"} {
+		for m := 0; m <= 13; m++ {
+			for d := 0; d <= 32; d++ {
+				cases = append(cases, fmt.Sprintf("%s-%02d-%02d", y, m, d))
+			}
+		}
+	}
+	cases = append(cases, "", "2024-1-01", "2024-01-1", "+024-01-01", "2024/01/01", "2024-01-01 ", "2024-0a-01", "２024-01-01", "20240-01-01")
+	for _, s := range cases {
+		p, err := time.Parse(dateLayout, s)
+		want := err == nil && p.Format(dateLayout) == s
+		if got := validDate(s); got != want {
+			t.Errorf("validDate(%q) = %v, time.Parse says %v", s, got, want)
 		}
 	}
 }

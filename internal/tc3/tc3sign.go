@@ -54,28 +54,36 @@ func parseAuthorization(v string) (authorization, *Error) {
 		alg, _, _ := strings.Cut(v, " ")
 		return bad("algorithm %q is not supported, only %s", alg, tc3Algorithm)
 	}
-	fields := strings.Split(rest, ", ")
-	if len(fields) != 3 {
-		return bad(`want exactly three fields, Credential, SignedHeaders and Signature, separated by ", "; found %d`, len(fields))
+	// Split without allocating: every request is parsed here.
+	var fields [3]string
+	if n := strings.Count(rest, ", ") + 1; n != 3 {
+		return bad(`want exactly three fields, Credential, SignedHeaders and Signature, separated by ", "; found %d`, n)
 	}
+	fields[0], rest, _ = strings.Cut(rest, ", ")
+	fields[1], fields[2], _ = strings.Cut(rest, ", ")
 	var values [3]string
-	for i, name := range [3]string{"Credential", "SignedHeaders", "Signature"} {
-		val, ok := strings.CutPrefix(fields[i], name+"=")
+	for i, name := range [3]string{"Credential=", "SignedHeaders=", "Signature="} {
+		val, ok := strings.CutPrefix(fields[i], name)
 		if !ok {
-			return bad("field %d must start with %q, found %q", i+1, name+"=", fields[i])
+			return bad("field %d must start with %q, found %q", i+1, name, fields[i])
 		}
 		values[i] = val
 	}
 
-	scope := strings.Split(values[0], "/")
-	if len(scope) != 4 {
-		return bad("Credential must have four parts SecretId/Date/Service/tc3_request, found %d", len(scope))
+	var scope [4]string
+	if n := strings.Count(values[0], "/") + 1; n != 4 {
+		return bad("Credential must have four parts SecretId/Date/Service/tc3_request, found %d", n)
 	}
+	rest = values[0]
+	for i := range 3 {
+		scope[i], rest, _ = strings.Cut(rest, "/")
+	}
+	scope[3] = rest
 	a.SecretID, a.Date, a.Service = scope[0], scope[1], scope[2]
 	if a.SecretID == "" {
 		return bad("Credential has an empty SecretId")
 	}
-	if t, err := time.Parse(dateLayout, a.Date); err != nil || t.Format(dateLayout) != a.Date {
+	if !validDate(a.Date) {
 		return bad("Credential date %q is not a YYYY-MM-DD date", a.Date)
 	}
 	if a.Service == "" {
@@ -109,6 +117,21 @@ func parseAuthorization(v string) (authorization, *Error) {
 		return bad("Signature must be 64 lowercase hex digits")
 	}
 	return a, nil
+}
+
+// validDate reports whether s is a calendar date written YYYY-MM-DD, as
+// time.Parse with dateLayout accepts it and Format writes it back.
+func validDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	y, okY := parseUint(s[:4])
+	m, okM := parseUint(s[5:7])
+	d, okD := parseUint(s[8:])
+	if !okY || !okM || !okD || m < 1 || m > 12 || d < 1 {
+		return false
+	}
+	return time.Date(int(y), time.Month(m), int(d), 0, 0, 0, 0, time.UTC).Day() == int(d)
 }
 
 // isLowerToken reports whether s is a non-empty HTTP header name (RFC 9110
@@ -274,7 +297,7 @@ func appendStringToSign(dst []byte, timestamp, scope string, canonical []byte) [
 // it for a day. Safe for concurrent use; the zero value is empty and a nil
 // *SigningKeys derives every key afresh.
 type SigningKeys struct {
-	mu sync.Mutex
+	mu sync.RWMutex
 	m  map[signingKeyOf]*signer
 }
 
@@ -312,9 +335,9 @@ func (c *SigningKeys) get(secretKey, date, service string) *signer {
 		return newSigner(signingKey(secretKey, date, service))
 	}
 	id := signingKeyOf{secretKey, date, service}
-	c.mu.Lock()
+	c.mu.RLock()
 	s, ok := c.m[id]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok {
 		return s
 	}

@@ -177,7 +177,7 @@ type readCache struct {
 
 	genMu sync.Mutex // one generation read at a time
 
-	mu       sync.Mutex
+	mu       sync.RWMutex // read: every cached lookup; write: adopting a header, keeping an answer
 	token    walToken
 	gen      int64
 	files    map[fileCacheKey]store.BillFile
@@ -202,17 +202,17 @@ func (c *readCache) begin(ctx context.Context) (walToken, bool) {
 	if !ok {
 		return t, false
 	}
-	c.mu.Lock()
+	c.mu.RLock()
 	same := t == c.token && c.files != nil
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if same {
 		return t, true
 	}
 	c.genMu.Lock()
 	defer c.genMu.Unlock()
-	c.mu.Lock()
+	c.mu.RLock()
 	same = t == c.token && c.files != nil
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if same {
 		return t, true // another request has just done it
 	}
@@ -258,8 +258,8 @@ func cachedRead[K comparable, V any](ctx context.Context, c *readCache, m func(*
 
 // lookup finds key in the map m picks, if t is still current.
 func lookup[K comparable, V any](c *readCache, t walToken, m func(*readCache) map[K]V, key K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	var zero V
 	if t != c.token || c.files == nil {
 		return zero, false
