@@ -129,7 +129,7 @@ func (e *env) build(ctx context.Context, dir string, k key, fileType, profile st
 	var mem memory
 	for {
 		mem.most(srv.memory())
-		body, err := send(c, srv.addr, req)
+		body, err := send(c, req)
 		if err != nil {
 			return 0, memory{}, err
 		}

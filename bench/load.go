@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 // exactly this, and the signature stays valid for five minutes, so the
 // load generator replays it without signing in the loop.
 type signed struct {
+	url    *url.URL
 	header http.Header
 	body   []byte
 }
@@ -43,7 +46,7 @@ func presignBody(addr string, k key, body []byte) signed {
 	req.Header.Set("X-TC-Version", tc3.Version)
 	req.Header.Set("X-TC-Language", "zh-CN")
 	tc3.SignTC3(req, body, k.SecretId, k.SecretKey, time.Now(), tc3.Service)
-	return signed{header: req.Header, body: body}
+	return signed{url: req.URL, header: req.Header, body: body}
 }
 
 func newClient(conns int) *http.Client {
@@ -58,13 +61,19 @@ func newClient(conns int) *http.Client {
 	}
 }
 
-// send sends one request and returns its body.
-func send(c *http.Client, addr string, s signed) ([]byte, error) {
-	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader(s.body))
-	if err != nil {
-		return nil, err
+// send sends one request to the server it was signed for and returns the
+// answer's body. It does as little as a client can (no URL to parse, the
+// signed headers copied), because the load generator shares the machine
+// with the server it measures.
+func send(c *http.Client, s signed) ([]byte, error) {
+	req := &http.Request{
+		Method:        http.MethodPost,
+		URL:           s.url,
+		Host:          s.url.Host,
+		Header:        s.header.Clone(),
+		Body:          io.NopCloser(bytes.NewReader(s.body)),
+		ContentLength: int64(len(s.body)),
 	}
-	req.Header = s.header.Clone()
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
@@ -110,7 +119,7 @@ func ok(body []byte) bool {
 
 // closedLoop sends as fast as conns connections can, for d, cycling
 // through reqs so each account gets an equal share.
-func closedLoop(ctx context.Context, addr string, reqs []signed, conns int, d time.Duration) loadResult {
+func closedLoop(ctx context.Context, reqs []signed, conns int, d time.Duration) loadResult {
 	c := newClient(conns)
 	defer c.CloseIdleConnections()
 	var next, errs atomic.Int64
@@ -125,7 +134,7 @@ func closedLoop(ctx context.Context, addr string, reqs []signed, conns int, d ti
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				s := reqs[int(next.Add(1))%len(reqs)]
 				t0 := time.Now()
-				body, err := send(c, addr, s)
+				body, err := send(c, s)
 				lat = append(lat, time.Since(t0))
 				if err != nil || !ok(body) {
 					errs.Add(1)
@@ -145,7 +154,7 @@ func closedLoop(ctx context.Context, addr string, reqs []signed, conns int, d ti
 // openLoop sends at a fixed rate for d. Latency counts from when a request
 // was due, not when it was sent, so a stalled server is not flattered
 // (no coordinated omission).
-func openLoop(ctx context.Context, addr string, reqs []signed, conns int, rate float64, d time.Duration) loadResult {
+func openLoop(ctx context.Context, reqs []signed, conns int, rate float64, d time.Duration) loadResult {
 	c := newClient(conns)
 	defer c.CloseIdleConnections()
 	n := int(rate * d.Seconds())
@@ -160,7 +169,7 @@ func openLoop(ctx context.Context, addr string, reqs []signed, conns int, rate f
 			var lat []time.Duration
 			for t := range due {
 				s := reqs[int(next.Add(1))%len(reqs)]
-				body, err := send(c, addr, s)
+				body, err := send(c, s)
 				lat = append(lat, time.Since(t))
 				if err != nil || !ok(body) {
 					errs.Add(1)
@@ -191,6 +200,11 @@ func openLoop(ctx context.Context, addr string, reqs []signed, conns int, rate f
 // answers every request with the bytes partnerbill gave for a ready file
 // (read from bodyFile), configured like partnerbill's server.
 func serveBaseline(addr, bodyFile string) {
+	// partnerbill serve runs its collector at GOGC=200; so does the
+	// baseline, unless GOGC says otherwise for both.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 	body, err := os.ReadFile(bodyFile)
 	if err != nil {
 		panic(err)

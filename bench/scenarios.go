@@ -142,7 +142,7 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 		}
 		var still []signed
 		for _, s := range pending {
-			body, err := send(c, srv.addr, s)
+			body, err := send(c, s)
 			if err != nil {
 				return nil, err
 			}
@@ -188,16 +188,16 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 	d, conns := e.cfg.duration, e.cfg.concurrency
 	var pbMax, baseMax []loadResult
 	for i := range e.cfg.runs {
-		pbMax = append(pbMax, closedLoop(ctx, srv.addr, reqs, conns, d))
-		baseMax = append(baseMax, closedLoop(ctx, base.addr, baseReqs, conns, d))
+		pbMax = append(pbMax, closedLoop(ctx, reqs, conns, d))
+		baseMax = append(baseMax, closedLoop(ctx, baseReqs, conns, d))
 		logf("request path run %d: partnerbill %v (%d not ready/limited); baseline %v", i+1, pbMax[i], pbMax[i].errors, baseMax[i])
 	}
 	pb, bl := medianLoad(pbMax), medianLoad(baseMax)
 	half := pb.rps / 2
 	var pbHalves, baseHalves []loadResult
 	for i := range e.cfg.runs {
-		pbHalves = append(pbHalves, openLoop(ctx, srv.addr, reqs, conns, half, d))
-		baseHalves = append(baseHalves, openLoop(ctx, base.addr, baseReqs, conns, half, d))
+		pbHalves = append(pbHalves, openLoop(ctx, reqs, conns, half, d))
+		baseHalves = append(baseHalves, openLoop(ctx, baseReqs, conns, half, d))
 		logf("request path at %.0f req/s, run %d: partnerbill %v; baseline %v", half, i+1, pbHalves[i], baseHalves[i])
 	}
 	pbHalf, baseHalf := medianP99(pbHalves), medianP99(baseHalves)
