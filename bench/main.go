@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&scen, "scenarios", "request,ready,memory,import", "comma-separated scenarios: request, ready, memory, import")
 	flag.IntVar(&c.rows, "rows", 200_000, "line items of the customer-month for ready and import (full run: 1000000)")
 	flag.IntVar(&c.largeRows, "large-rows", 1_000_000, "line items of the larger month in the memory scenario (full run: 10000000)")
-	flag.IntVar(&c.accounts, "accounts", 1000, "accounts the request path is spread over, so no rate limit is hit")
+	flag.IntVar(&c.accounts, "accounts", 2000, "accounts the request path is spread over, so no rate limit is hit (each may make 20 requests a second)")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "length of each load phase")
 	flag.IntVar(&c.concurrency, "concurrency", 32, "concurrent keep-alive connections of the load generator")
 	flag.IntVar(&c.runs, "runs", 3, "runs per timed measurement; the table shows medians")
