@@ -156,7 +156,7 @@ const busyTimeout = 30 * time.Second
 // settings every partnerbill connection uses: WAL, a busy timeout, foreign
 // keys, and transactions that take the write lock when they begin (so two
 // writers queue instead of deadlocking on a lock upgrade). River gets its
-// own pool from here, apart from the store's.
+// own pool, apart from the store's, from OpenQueuePool.
 func OpenPool(path string, maxConns int) (*sql.DB, error) {
 	return openPool(path, maxConns, defaultCacheKiB)
 }
