@@ -272,10 +272,12 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, sizeError(kind.MaxSize())
 	}
 	var body []byte
-	if r.ContentLength >= 0 {
-		// The usual case: the length is declared (and net/http's body
-		// reader holds the client to it), so read it into a buffer of
-		// that size instead of growing one.
+	if r.ContentLength >= 0 && r.ContentLength <= maxPreallocBody {
+		// The usual case: a small body of declared length (net/http's
+		// body reader holds the client to it), read into a buffer of that
+		// size instead of a growing one. Larger declared lengths are not
+		// trusted with memory before the bytes arrive: a client could
+		// declare 10 MB on many connections and send nothing.
 		body = make([]byte, r.ContentLength)
 		_, err = io.ReadFull(r.Body, body)
 	} else {
@@ -289,6 +291,10 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// maxPreallocBody is the largest declared body length readBody allocates
+// for before reading: every real request's parameters fit many times over.
+const maxPreallocBody = 64 << 10
 
 func sizeError(limit int64) *tc3.Error {
 	return tc3.Errorf(tc3.CodeRequestSizeLimitExceeded, "The request exceeds the %d-byte limit for its kind (10 MB TC3 JSON, 1 MB v1 form, 32 KB GET).", limit)

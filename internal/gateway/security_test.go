@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -596,5 +598,24 @@ func TestPathsOutsideTheRoutes(t *testing.T) {
 		if status := strings.SplitN(string(raw), " ", 3); len(status) < 2 || status[1] == "200" && !strings.HasPrefix(path, "/?") {
 			t.Errorf("GET %s: %.80q, want a refusal", path, raw)
 		}
+	}
+}
+
+// A declared body length is not trusted with memory before the bytes
+// arrive: an unauthenticated client that declares 10 MB and sends one
+// byte, on many connections at once, must not make the server allocate
+// 10 MB for each. Not parallel: it measures the process's allocations.
+func TestDeclaredBodyLengthIsNotAllocatedUpFront(t *testing.T) {
+	b := setup(t)
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{"))
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = 10_000_000
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rec := httptest.NewRecorder()
+	b.handler.ServeHTTP(rec, req)
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Fatalf("a request declaring 10 MB and sending 1 byte allocated %d bytes; want well under 1 MiB", got)
 	}
 }

@@ -138,14 +138,17 @@ func (d *DB) connWithCache(ctx context.Context, kib int) (conn *sql.Conn, releas
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", kib)); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	return conn, func() {
+	release = func() {
 		conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = %d", defaultCacheKiB))
 		conn.Close()
-	}, nil
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = %d", kib)); err != nil {
+		// A cancelled context can fail the statement after it took
+		// effect: set the default back all the same.
+		release()
+		return nil, nil, err
+	}
+	return conn, release, nil
 }
 
 // busyTimeout is how long a connection waits for another writer (an
