@@ -38,10 +38,8 @@ type bundle struct {
 	store    *sqlitestore.DB
 	customer account.Key
 	reseller account.Key
-	logs     *bytes.Buffer
+	logs     *syncBuffer
 	handler  http.Handler
-	// dropLogs empties logs (benchmarks, whose logs would pile up).
-	dropLogs func()
 }
 
 type fastRetry struct{}
@@ -57,6 +55,13 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.Buffer.Write(p)
+}
+
+// reset empties the buffer (for benchmarks, whose logs would pile up).
+func (b *syncBuffer) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.Buffer.Reset()
 }
 
 // setup builds the stack; tweak, if given, adjusts the gateway's Config.
@@ -110,8 +115,7 @@ func setup(t testing.TB, tweak ...func(*gateway.Config)) *bundle {
 	}
 	gw := gateway.New(cfg)
 	h = gateway.Routes(gw, filestore.DownloadPath, files.Handler(), st.Ping, nil)
-	b := &bundle{url: srv.URL, host: strings.TrimPrefix(srv.URL, "http://"), dir: dir, store: st, logs: &logs.Buffer, handler: h,
-		dropLogs: func() { logs.mu.Lock(); logs.Reset(); logs.mu.Unlock() }}
+	b := &bundle{url: srv.URL, host: strings.TrimPrefix(srv.URL, "http://"), dir: dir, store: st, logs: logs, handler: h}
 	b.reseller = b.account(t, "800000400309", account.RoleReseller)
 	b.customer = b.account(t, "800000000002", account.RoleEndCustomer)
 	return b
@@ -207,6 +211,21 @@ func (b *bundle) tc3(t testing.TB, o reqOpts) *http.Request {
 	}
 	tc3.SignTC3(req, []byte(o.body), o.key.SecretID, o.key.SecretKey, o.ts, o.service)
 	return req
+}
+
+// settled sends the customer's DescribeBillDownloadUrl with body until
+// the answer is something other than Ready 0 (an error, or Ready 1), for
+// at most 30 s.
+func (b *bundle) settled(t testing.TB, body string) envelope {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		env := send(t, b.tc3(t, reqOpts{body: body}))
+		if code(env) != "ok" || *env.Response.Ready == 1 {
+			return env
+		}
+	}
+	t.Fatal("no answer but Ready 0 for 30 s")
+	return envelope{}
 }
 
 func lastMonth() string {
@@ -387,22 +406,12 @@ func TestFailedBuildIsFailedOperationThenRebuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := `{"Month":"2024-12","FileType":"L3"}`
-	poll := func() envelope {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			env := send(t, b.tc3(t, reqOpts{body: body}))
-			if code(env) != "ok" || *env.Response.Ready == 1 {
-				return env
-			}
-		}
-		t.Fatal("no answer but Ready 0 for 30 s")
-		return envelope{}
-	}
-	env := poll()
+	env := b.settled(t, body)
 	if code(env) != "FailedOperation" || !strings.Contains(env.Response.Error.Message, "next request") {
 		t.Fatalf("got %s %+v, want FailedOperation", code(env), env.Response.Error)
 	}
 	os.Remove(blocker)
-	if env := poll(); code(env) != "ok" || *env.Response.Ready != 1 {
+	if env := b.settled(t, body); code(env) != "ok" || *env.Response.Ready != 1 {
 		t.Fatalf("after the fault cleared: %s", code(env))
 	}
 }
