@@ -53,17 +53,13 @@ func (d *DB) ImportRows(ctx context.Context, rows iter.Seq2[ledger.Row, error]) 
 		return store.ImportStats{}, translate(err)
 	}
 	defer release()
-	tx, err := conn.BeginTx(ctx, nil)
+	var st store.ImportStats
+	err = inTx(ctx, conn, func(tx *sql.Tx) error {
+		st, err = importRows(ctx, tx, rows)
+		return err
+	})
 	if err != nil {
-		return store.ImportStats{}, translate(err)
-	}
-	st, err := importRows(ctx, tx, rows)
-	if err != nil {
-		tx.Rollback()
-		return store.ImportStats{}, translate(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return store.ImportStats{}, translate(err)
+		return store.ImportStats{}, err
 	}
 	return st, nil
 }

@@ -338,7 +338,15 @@ func parseStamp(s string) time.Time {
 }
 
 func (d *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	return inTx(ctx, d.db, fn)
+}
+
+// inTx runs fn in a transaction on db (the pool, or one connection of it),
+// committing if fn succeeds and rolling back otherwise.
+func inTx(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)
 	}
