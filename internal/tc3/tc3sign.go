@@ -307,12 +307,11 @@ type signingKeyOf struct{ secretKey, date, service string }
 // and their pads, so each key keeps keyed HMACs for reuse: a client polls
 // with the same key all day.
 type signer struct {
-	key  []byte
 	macs sync.Pool // of hash.Hash, hmac.New(sha256.New, key)
 }
 
 func newSigner(key []byte) *signer {
-	s := &signer{key: key}
+	s := &signer{}
 	s.macs.New = func() any { return hmac.New(sha256.New, key) }
 	return s
 }
@@ -360,15 +359,20 @@ func signingKey(secretKey, date, service string) []byte {
 
 // tc3Signature is the lowercase hex signature of a string to sign.
 func tc3Signature(key []byte, sts string) string {
-	return hex.EncodeToString(hmacSHA256(key, sts))
+	return string(newSigner(key).appendSignature(nil, []byte(sts)))
+}
+
+// appendSignature appends the lowercase hex signature of sts to dst.
+func (s *signer) appendSignature(dst, sts []byte) []byte {
+	var sum [sha256.Size]byte
+	return hex.AppendEncode(dst, s.sum(sum[:0], sts))
 }
 
 // signatureMatches reports, in constant time, whether signature (as sent:
 // 64 lowercase hex digits) is the signature of sts.
 func signatureMatches(s *signer, sts []byte, signature string) bool {
-	var sum [sha256.Size]byte
 	var want [2 * sha256.Size]byte
-	got := hex.AppendEncode(want[:0], s.sum(sum[:0], sts))
+	got := s.appendSignature(want[:0], sts)
 	if len(signature) != len(got) {
 		return false
 	}
