@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -214,8 +213,7 @@ func (e *env) memoryFlat(ctx context.Context) ([]result, error) {
 			runPeaks = append(runPeaks, peak.peak)
 			logf("memory: %d rows built in %v, %v (run %d)", rows, d.Round(time.Millisecond), peak, i+1)
 		}
-		slices.Sort(runPeaks)
-		peaks[rows] = runPeaks[len(runPeaks)/2]
+		peaks[rows] = median(runPeaks)
 		if !e.cfg.keep {
 			os.RemoveAll(dir) // a large ledger is big on disk
 		}

@@ -93,9 +93,15 @@ func redactURL(u string) string {
 	return u
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
+// median returns the median of xs (the upper one of an even count).
+func median[T cmp.Ordered](xs []T) T {
+	return medianBy(xs, func(x T) T { return x })
+}
+
+// medianBy returns the element of xs whose key is the median.
+func medianBy[T any, K cmp.Ordered](xs []T, key func(T) K) T {
+	s := slices.Clone(xs)
+	slices.SortFunc(s, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
 	return s[len(s)/2]
 }
 
@@ -216,9 +222,7 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 // medianP99 returns the run with the median p99, its errors the sum of
 // all runs'.
 func medianP99(rs []loadResult) loadResult {
-	s := slices.Clone(rs)
-	slices.SortFunc(s, func(a, b loadResult) int { return cmp.Compare(a.p99, b.p99) })
-	m := s[len(s)/2]
+	m := medianBy(rs, func(r loadResult) time.Duration { return r.p99 })
 	m.errors = 0
 	for _, r := range rs {
 		m.errors += r.errors
@@ -227,9 +231,7 @@ func medianP99(rs []loadResult) loadResult {
 }
 
 func medianLoad(rs []loadResult) loadResult {
-	s := slices.Clone(rs)
-	slices.SortFunc(s, func(a, b loadResult) int { return cmp.Compare(a.rps, b.rps) })
-	return s[len(s)/2]
+	return medianBy(rs, func(r loadResult) float64 { return r.rps })
 }
 
 var errNoBaseline = errors.New("baseline tool missing")
