@@ -303,27 +303,36 @@ type SigningKeys struct {
 
 type signingKeyOf struct{ secretKey, date, service string }
 
-// signer signs with one signing key. Keying an HMAC costs two hash states
-// and their pads, so each key keeps keyed HMACs for reuse: a client polls
-// with the same key all day.
+// signer signs with one signing key. Keying an HMAC costs two hash
+// compressions and their pads, and a client polls with the same key all
+// day, so each signer keeps one keyed HMAC, reset once so that it holds
+// its two hash states, and every signature starts from a clone of it.
+//
+// (A sync.Pool of keyed HMACs per key looked cheaper but was not: the
+// collector empties every pool each cycle or two, several times a second
+// on a busy server, while one key signs a request every few seconds; so
+// nearly every request keyed a fresh HMAC, and the thousands of pools
+// were garbage and mark work of their own.)
 type signer struct {
-	macs sync.Pool // of hash.Hash, hmac.New(sha256.New, key)
+	proto hash.Cloner // hmac.New(sha256.New, key) after Reset; never written
 }
 
 func newSigner(key []byte) *signer {
-	s := &signer{}
-	s.macs.New = func() any { return hmac.New(sha256.New, key) }
-	return s
+	m := hmac.New(sha256.New, key)
+	m.Reset() // keeps the keyed states, which clones share
+	return &signer{proto: m.(hash.Cloner)}
 }
 
 // sum appends the HMAC of msg to dst.
 func (s *signer) sum(dst, msg []byte) []byte {
-	m := s.macs.Get().(hash.Hash)
-	m.Reset()
+	c, err := s.proto.Clone()
+	if err != nil {
+		// crypto/hmac over crypto/sha256 always clones.
+		panic("tc3: keyed HMAC cannot be cloned: " + err.Error())
+	}
+	m := c.(hash.Hash)
 	m.Write(msg)
-	dst = m.Sum(dst)
-	s.macs.Put(m)
-	return dst
+	return m.Sum(dst)
 }
 
 // maxSigningKeys bounds the cache; past it, it starts again empty.

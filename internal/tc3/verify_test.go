@@ -365,8 +365,8 @@ func TestVerifyWithSigningKeyCache(t *testing.T) {
 	if len(cache.m) != 1 {
 		t.Fatalf("cache holds %d signing keys after two requests of one client, want 1", len(cache.m))
 	}
-	// Requests in parallel share the key's pooled HMACs: each must see a
-	// fresh one, whatever the others sent through it.
+	// Requests in parallel start from clones of the key's one keyed HMAC:
+	// each must start fresh, whatever the others sent through theirs.
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
