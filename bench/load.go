@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -88,10 +90,31 @@ type loadResult struct {
 	errors   int // answers other than a ready file
 	rps      float64
 	p50, p99 time.Duration
+	// cpu is the server process's CPU time (user and system) per request
+	// during the phase, 0 if unknown. The kernel's work for the loopback
+	// connection counts where it runs, so it includes some of the load
+	// generator's share of the network, the same for every server.
+	cpu time.Duration
 }
 
 func (r loadResult) String() string {
-	return fmt.Sprintf("%.0f req/s, p50 %s, p99 %s", r.rps, fmtDur(r.p50), fmtDur(r.p99))
+	s := fmt.Sprintf("%.0f req/s, p50 %s, p99 %s", r.rps, fmtDur(r.p50), fmtDur(r.p99))
+	if r.cpu > 0 {
+		s += fmt.Sprintf(", cpu %s/req", fmtDur(r.cpu))
+	}
+	return s
+}
+
+// measured runs one load phase against p and adds p's CPU time per
+// request to its result.
+func measured(p *proc, phase func() loadResult) loadResult {
+	before, err1 := p.cpuTime()
+	r := phase()
+	after, err2 := p.cpuTime()
+	if err1 == nil && err2 == nil && r.requests > 0 {
+		r.cpu = (after - before) / time.Duration(r.requests)
+	}
+	return r
 }
 
 func fmtDur(d time.Duration) string {
@@ -198,8 +221,11 @@ func openLoop(ctx context.Context, reqs []signed, conns int, rate float64, d tim
 
 // serveBaseline is the baseline server: a bare net/http handler that
 // answers every request with the bytes partnerbill gave for a ready file
-// (read from bodyFile), configured like partnerbill's server.
-func serveBaseline(addr, bodyFile string) {
+// (read from bodyFile), configured like partnerbill's server. With burn
+// above zero, each request first does that much CPU work (see work): the
+// control that costs what partnerbill costs per request and does nothing
+// else.
+func serveBaseline(addr, bodyFile string, burn time.Duration) {
 	// partnerbill serve runs its collector at GOGC=200; so does the
 	// baseline, unless GOGC says otherwise for both.
 	if os.Getenv("GOGC") == "" {
@@ -213,10 +239,15 @@ func serveBaseline(addr, bodyFile string) {
 	if err != nil {
 		panic(err)
 	}
+	rounds := 0
+	if burn > 0 {
+		rounds = calibrate(burn)
+	}
 	fmt.Printf("baseline listening on %s\n", ln.Addr())
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
+			work(rounds)
 			w.Header().Set("Content-Type", "application/json")
 			w.Write(body)
 		}),
@@ -227,4 +258,30 @@ func serveBaseline(addr, bodyFile string) {
 		MaxHeaderBytes:    64 << 10,
 	}
 	srv.Serve(ln)
+}
+
+// work hashes a small block rounds times: CPU work of a fixed size, which
+// takes the same CPU time however often the thread doing it is interrupted
+// (a spin until a deadline would not).
+func work(rounds int) {
+	var b [sha256.Size]byte
+	for range rounds {
+		b = sha256.Sum256(b[:])
+	}
+	sink += int(b[0])
+}
+
+var sink int
+
+// calibrate returns the rounds of work that take d of CPU time: the fastest
+// of several timings, so that an interruption while timing does not count.
+func calibrate(d time.Duration) int {
+	const n = 20_000
+	best := time.Duration(math.MaxInt64)
+	for range 15 {
+		t := time.Now()
+		work(n)
+		best = min(best, time.Since(t))
+	}
+	return int(float64(n) * float64(d) / float64(best))
 }

@@ -44,9 +44,19 @@ type config struct {
 }
 
 func main() {
-	// The bench binary doubles as the bare net/http baseline server.
-	if len(os.Args) == 4 && os.Args[1] == "-baseline-serve" {
-		serveBaseline(os.Args[2], os.Args[3])
+	// The bench binary doubles as the bare net/http baseline server:
+	// -baseline-serve ADDR BODYFILE [BURN].
+	if len(os.Args) >= 4 && os.Args[1] == "-baseline-serve" {
+		var burn time.Duration
+		if len(os.Args) == 5 {
+			d, err := time.ParseDuration(os.Args[4])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench: -baseline-serve:", err)
+				os.Exit(2)
+			}
+			burn = d
+		}
+		serveBaseline(os.Args[2], os.Args[3], burn)
 		return
 	}
 	// The load generator shares the machine with the servers it measures:

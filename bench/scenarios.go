@@ -194,29 +194,89 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 	d, conns := e.cfg.duration, e.cfg.concurrency
 	var pbMax, baseMax []loadResult
 	for i := range e.cfg.runs {
-		pbMax = append(pbMax, closedLoop(ctx, reqs, conns, d))
-		baseMax = append(baseMax, closedLoop(ctx, baseReqs, conns, d))
+		pbMax = append(pbMax, measured(srv, func() loadResult { return closedLoop(ctx, reqs, conns, d) }))
+		baseMax = append(baseMax, measured(base, func() loadResult { return closedLoop(ctx, baseReqs, conns, d) }))
 		logf("request path run %d: partnerbill %v (%d not ready/limited); baseline %v", i+1, pbMax[i], pbMax[i].errors, baseMax[i])
 	}
 	pb, bl := medianLoad(pbMax), medianLoad(baseMax)
 	half := pb.rps / 2
-	var pbHalves, baseHalves []loadResult
+	// At half load a third server runs beside the two: the bare handler
+	// doing, per request, the CPU work partnerbill does beyond it (as the
+	// first run measured). Its p99 is what this machine gives any server
+	// of partnerbill's cost at this rate, with the load generator on the
+	// same two cores; partnerbill's p99 beyond it is partnerbill's own.
+	var pbHalves, baseHalves, ctrlHalves []loadResult
+	var ctrl *proc
+	var ctrlReqs []signed
+	var extra time.Duration
 	for i := range e.cfg.runs {
-		pbHalves = append(pbHalves, openLoop(ctx, reqs, conns, half, d))
-		baseHalves = append(baseHalves, openLoop(ctx, baseReqs, conns, half, d))
-		logf("request path at %.0f req/s, run %d: partnerbill %v; baseline %v", half, i+1, pbHalves[i], baseHalves[i])
+		pbHalves = append(pbHalves, measured(srv, func() loadResult { return openLoop(ctx, reqs, conns, half, d) }))
+		baseHalves = append(baseHalves, measured(base, func() loadResult { return openLoop(ctx, baseReqs, conns, half, d) }))
+		if i == 0 {
+			ctrl, extra, err = e.startControl(ctx, self, bodyFile, keys, half, pbHalves[0].cpu, baseHalves[0].cpu)
+			if err != nil {
+				return nil, err
+			}
+			if ctrl != nil {
+				defer ctrl.stop()
+				ctrlReqs = presign(ctrl.addr, keys)
+			}
+		}
+		line := fmt.Sprintf("request path at %.0f req/s, run %d: partnerbill %v; baseline %v", half, i+1, pbHalves[i], baseHalves[i])
+		if ctrl != nil {
+			ctrlHalves = append(ctrlHalves, measured(ctrl, func() loadResult { return openLoop(ctx, ctrlReqs, conns, half, d) }))
+			line += fmt.Sprintf("; baseline + %s of work %v", fmtDur(extra), ctrlHalves[i])
+		}
+		logf("%s", line)
 	}
 	pbHalf, baseHalf := medianP99(pbHalves), medianP99(baseHalves)
 	var errs error
 	if pb.errors > 0 || pbHalf.errors > 0 {
 		errs = fmt.Errorf("%d answers were not a ready file (rate limited? raise -accounts)", pb.errors+pbHalf.errors)
 	}
-	return []result{
+	rs := []result{
 		{scenario: "request path, max throughput", partnerbill: pb.String(), baseline: bl.String(),
 			ratio: fmt.Sprintf("%.2f×", pb.rps/bl.rps), target: "≥ 0.50×"},
 		{scenario: fmt.Sprintf("request path at half load (%.0f req/s)", half), partnerbill: pbHalf.String(), baseline: baseHalf.String(),
 			ratio: fmt.Sprintf("p99 %s", fmtDur(pbHalf.p99)), target: "p99 < 5ms"},
-	}, errs
+	}
+	if len(ctrlHalves) > 0 {
+		c := medianP99(ctrlHalves)
+		rs = append(rs, result{scenario: fmt.Sprintf("  same, baseline doing partnerbill's CPU (+%s/req)", fmtDur(extra)), partnerbill: pbHalf.String(), baseline: c.String(),
+			ratio: fmt.Sprintf("p99 %.2f×", float64(pbHalf.p99)/float64(c.p99)), target: "(control)"})
+	}
+	return rs, errs
+}
+
+// startControl starts the bare handler doing, per request, the CPU work
+// partnerbill does beyond it at rate (pbCPU and baseCPU per request, as
+// measured), or returns nil if partnerbill does no more. The work is
+// calibrated on an idle core and takes longer beside a busy one, so a
+// first short phase measures what it costs under this load and the
+// control is started again with its work scaled to match.
+func (e *env) startControl(ctx context.Context, self, bodyFile string, keys []key, rate float64, pbCPU, baseCPU time.Duration) (*proc, time.Duration, error) {
+	want := pbCPU - baseCPU
+	if want <= 0 {
+		return nil, 0, nil
+	}
+	start := func(extra time.Duration) (*proc, error) {
+		return startProc(ctx, self, []string{"-baseline-serve", "127.0.0.1:0", bodyFile, extra.String()}, os.Environ(), "baseline listening on ")
+	}
+	c, err := start(want)
+	if err != nil {
+		return nil, 0, err
+	}
+	reqs := presign(c.addr, keys)
+	r := measured(c, func() loadResult {
+		return openLoop(ctx, reqs, e.cfg.concurrency, rate, min(e.cfg.duration, 5*time.Second))
+	})
+	c.stop() // the bare handler has no graceful stop: SIGTERM ends it
+	extra := want
+	if got := r.cpu - baseCPU; got > 0 {
+		extra = time.Duration(float64(want) * float64(want) / float64(got))
+	}
+	c, err = start(extra)
+	return c, extra, err
 }
 
 // medianP99 returns the run with the median p99, its errors the sum of
