@@ -225,7 +225,7 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 		line := fmt.Sprintf("request path at %.0f req/s, run %d: partnerbill %v; baseline %v", half, i+1, pbHalves[i], baseHalves[i])
 		if ctrl != nil {
 			ctrlHalves = append(ctrlHalves, measured(ctrl, func() loadResult { return openLoop(ctx, ctrlReqs, conns, half, d) }))
-			line += fmt.Sprintf("; baseline + %s of work %v", fmtDur(extra), ctrlHalves[i])
+			line += fmt.Sprintf("; control (baseline + %s of work, as timed on an idle core) %v", fmtDur(extra), ctrlHalves[i])
 		}
 		logf("%s", line)
 	}
@@ -242,7 +242,7 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 	}
 	if len(ctrlHalves) > 0 {
 		c := medianP99(ctrlHalves)
-		rs = append(rs, result{scenario: fmt.Sprintf("  same, baseline doing partnerbill's CPU (+%s/req)", fmtDur(extra)), partnerbill: pbHalf.String(), baseline: c.String(),
+		rs = append(rs, result{scenario: "  same, against the bare handler at partnerbill's CPU/req", partnerbill: pbHalf.String(), baseline: c.String(),
 			ratio: fmt.Sprintf("p99 %.2f×", float64(pbHalf.p99)/float64(c.p99)), target: "(control)"})
 	}
 	return rs, errs
