@@ -46,7 +46,7 @@ type config struct {
 func main() {
 	// The bench binary doubles as the bare net/http baseline server:
 	// -baseline-serve ADDR BODYFILE [BURN].
-	if len(os.Args) >= 4 && os.Args[1] == "-baseline-serve" {
+	if (len(os.Args) == 4 || len(os.Args) == 5) && os.Args[1] == "-baseline-serve" {
 		var burn time.Duration
 		if len(os.Args) == 5 {
 			d, err := time.ParseDuration(os.Args[4])

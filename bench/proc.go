@@ -188,7 +188,6 @@ func (m memory) String() string {
 	return fmt.Sprintf("peak RSS %d MiB (largest seen: anonymous %d MiB, file %d MiB, shared %d MiB)", m.peak>>20, m.anon>>20, m.file>>20, m.shmem>>20)
 }
 
-// stop ends the process gracefully; later calls return the first's result.
 // cpuTime is the CPU time (user and system) the process has used so far.
 func (p *proc) cpuTime() (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
@@ -198,9 +197,11 @@ func (p *proc) cpuTime() (time.Duration, error) {
 	// The fields after the command name, which is in parentheses and may
 	// hold spaces: state is the first, utime the 12th, stime the 13th, in
 	// clock ticks (100 a second on Linux).
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(f) < 13 {
+	var f []string
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 {
+		f = strings.Fields(string(b[i+1:]))
+	}
+	if len(f) < 13 {
 		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", p.cmd.Process.Pid)
 	}
 	var ticks int64
@@ -218,6 +219,7 @@ func (p *proc) cpuTime() (time.Duration, error) {
 // Linux architecture Go supports.
 const clockTicks = 100
 
+// stop ends the process gracefully; later calls return the first's result.
 func (p *proc) stop() error {
 	if p.stopped {
 		return p.stopErr

@@ -183,7 +183,7 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := startProc(ctx, self, []string{"-baseline-serve", "127.0.0.1:0", bodyFile}, os.Environ(), "baseline listening on ")
+	base, err := startBaseline(ctx, self, bodyFile, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -259,10 +259,7 @@ func (e *env) startControl(ctx context.Context, self, bodyFile string, keys []ke
 	if want <= 0 {
 		return nil, 0, nil
 	}
-	start := func(extra time.Duration) (*proc, error) {
-		return startProc(ctx, self, []string{"-baseline-serve", "127.0.0.1:0", bodyFile, extra.String()}, os.Environ(), "baseline listening on ")
-	}
-	c, err := start(want)
+	c, err := startBaseline(ctx, self, bodyFile, want)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -275,8 +272,18 @@ func (e *env) startControl(ctx context.Context, self, bodyFile string, keys []ke
 	if got := r.cpu - baseCPU; got > 0 {
 		extra = time.Duration(float64(want) * float64(want) / float64(got))
 	}
-	c, err = start(extra)
+	c, err = startBaseline(ctx, self, bodyFile, extra)
 	return c, extra, err
+}
+
+// startBaseline starts the bench binary self as the bare handler answering
+// with bodyFile's bytes, doing burn of work per request (none at 0).
+func startBaseline(ctx context.Context, self, bodyFile string, burn time.Duration) (*proc, error) {
+	args := []string{"-baseline-serve", "127.0.0.1:0", bodyFile}
+	if burn > 0 {
+		args = append(args, burn.String())
+	}
+	return startProc(ctx, self, args, os.Environ(), "baseline listening on ")
 }
 
 // medianP99 returns the run with the median p99, its errors the sum of
