@@ -26,7 +26,6 @@ type Limiter interface {
 type Local struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
-	calls   int
 	// NowFunc replaces time.Now, for tests.
 	NowFunc func() time.Time
 }
@@ -43,6 +42,13 @@ func NewLocal() *Local { return &Local{buckets: map[string]*bucket{}} }
 // dropped bucket comes back full, which an idle caller would have anyway.
 const idleAfter = time.Minute
 
+// sweepPerCall is how many buckets each call looks at for idle ones. Every
+// call adds at most one bucket and looks at more than one, starting where
+// map iteration starts (a random place), so idle buckets are dropped as
+// fast as new ones come, and no call walks the whole map under the lock,
+// however many accounts there are.
+const sweepPerCall = 2
+
 // Allow implements Limiter.
 func (l *Local) Allow(_ context.Context, key string, perSecond int) (bool, error) {
 	now := time.Now()
@@ -51,12 +57,13 @@ func (l *Local) Allow(_ context.Context, key string, perSecond int) (bool, error
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.calls++
-	if l.calls%1024 == 0 {
-		for k, b := range l.buckets {
-			if now.Sub(b.lastUsed) > idleAfter {
-				delete(l.buckets, k)
-			}
+	n := 0
+	for k, b := range l.buckets {
+		if now.Sub(b.lastUsed) > idleAfter {
+			delete(l.buckets, k)
+		}
+		if n++; n == sweepPerCall {
+			break
 		}
 	}
 	b := l.buckets[key]

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -45,5 +46,49 @@ func TestLocalAdmitsTheRateAndKeepsKeysApart(t *testing.T) {
 	}
 	if total < 200 || total > 220 {
 		t.Fatalf("40 req/s for 10s: allowed %d, want about 200 (+burst 20)", total)
+	}
+}
+
+func TestLocalDropsIdleBucketsAFewAtATime(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	l := NewLocal()
+	l.NowFunc = func() time.Time { return now }
+	ctx := context.Background()
+	const idle = 10_000
+	for i := range idle {
+		if _, err := l.Allow(ctx, fmt.Sprint("idle-", i), 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Drain one bucket that stays in use throughout.
+	for range 20 {
+		l.Allow(ctx, "busy", 20)
+	}
+	if got := len(l.buckets); got != idle+1 {
+		t.Fatalf("%d buckets after %d keys, want all kept while fresh", got, idle+1)
+	}
+	busy := l.buckets["busy"]
+	now = now.Add(idleAfter + time.Second)
+	// A call looks at a few buckets, not all of them: a server with many
+	// accounts must not walk every bucket under the lock on some request.
+	const calls = 1024
+	for range calls {
+		l.Allow(ctx, "busy", 20)
+	}
+	if dropped := idle + 1 - len(l.buckets); dropped > calls*sweepPerCall {
+		t.Fatalf("%d calls dropped %d buckets, want at most %d each", calls, dropped, sweepPerCall)
+	}
+	// Enough calls drop every idle bucket and keep the busy one.
+	for range idle {
+		now = now.Add(time.Millisecond)
+		l.Allow(ctx, "busy", 20)
+	}
+	if got := len(l.buckets); got != 1 || l.buckets["busy"] == nil {
+		t.Fatalf("%d buckets left after the idle ones expired, want only the busy one", got)
+	}
+	// The busy bucket was never dropped: its state carried over.
+	if l.buckets["busy"] != busy {
+		t.Fatal("the busy bucket was replaced while in use")
 	}
 }
