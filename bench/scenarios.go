@@ -205,7 +205,12 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 	// first run measured). Its p99 is what this machine gives any server
 	// of partnerbill's cost at this rate, with the load generator on the
 	// same two cores; partnerbill's p99 beyond it is partnerbill's own.
-	var pbHalves, baseHalves, ctrlHalves []loadResult
+	// The floor: the bare handler at half of its own maximum. A server
+	// that did nothing beyond it would reach the bare handler's maximum, so
+	// this is the p99 at half load of the cheapest server partnerbill could
+	// ever be; if it misses a target, so does any server on this machine.
+	floorRate := bl.rps / 2
+	var pbHalves, baseHalves, ctrlHalves, floorHalves []loadResult
 	var ctrl *proc
 	var ctrlReqs []signed
 	var extra time.Duration
@@ -227,6 +232,8 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 			ctrlHalves = append(ctrlHalves, measured(ctrl, func() loadResult { return openLoop(ctx, ctrlReqs, conns, half, d) }))
 			line += fmt.Sprintf("; control (baseline + %s of work, as timed on an idle core) %v", fmtDur(extra), ctrlHalves[i])
 		}
+		floorHalves = append(floorHalves, measured(base, func() loadResult { return openLoop(ctx, baseReqs, conns, floorRate, d) }))
+		line += fmt.Sprintf("; baseline at half its own maximum, %.0f req/s: %v", floorRate, floorHalves[i])
 		logf("%s", line)
 	}
 	pbHalf, baseHalf := medianP99(pbHalves), medianP99(baseHalves)
@@ -245,6 +252,9 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 		rs = append(rs, result{scenario: "  same, against the bare handler at partnerbill's CPU/req", partnerbill: pbHalf.String(), baseline: c.String(),
 			ratio: fmt.Sprintf("p99 %.2f×", float64(pbHalf.p99)/float64(c.p99)), target: "(control)"})
 	}
+	floor := medianP99(floorHalves)
+	rs = append(rs, result{scenario: fmt.Sprintf("  floor: the bare handler at half its own max (%.0f req/s)", floorRate), partnerbill: "—", baseline: floor.String(),
+		ratio: fmt.Sprintf("p99 %s", fmtDur(floor.p99)), target: "(floor)"})
 	return rs, errs
 }
 
