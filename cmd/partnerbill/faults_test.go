@@ -603,6 +603,6 @@ func waitReadyWithin(t testing.TB, host string, k key, month, fileType string, w
 			return *r.Response.DownloadUrl
 		}
 	}
-	t.Fatalf("%s %s not ready within %v", fileType, month, within)
+	t.Fatalf("%s %s of %s not ready within %v", fileType, month, k.Uin, within)
 	return ""
 }

@@ -325,6 +325,14 @@ func TestPostgresUnreachableWhileServing(t *testing.T) {
 	ready, building, newcomer, stalled := ks[0], ks[1], ks[2], ks[3]
 
 	c := startServeChild(t, t.TempDir(), "--database", viaProxy.String())
+	t.Cleanup(func() {
+		// On failure, what the job queue and the server saw.
+		if t.Failed() {
+			t.Logf("server log:\n%s", c.logs.String())
+			t.Logf("build jobs (id state attempt errors):\n%s", pgQuery(t, dbURL,
+				`SELECT coalesce(string_agg(id || ' ' || state::text || ' ' || attempt || ' ' || coalesce(errors::text, ''), E'\n' ORDER BY id), 'none') FROM river_job`))
+		}
+	})
 	client := &http.Client{Timeout: 10 * time.Second}
 	waitReady(t, c.Host, ready, "2024-12", "L3")
 
