@@ -205,17 +205,17 @@ func (e *env) requestPath(ctx context.Context) ([]result, error) {
 	}
 	pb, bl := medianLoad(pbMax), medianLoad(baseMax)
 	half := pb.rps / 2
-	// At half load a third server runs beside the two: the bare handler
-	// doing, per request, the CPU work partnerbill does beyond it (as the
-	// first run measured). Its p99 is what this machine gives any server
-	// of partnerbill's cost at this rate, with the load generator on the
-	// same two cores; partnerbill's p99 beyond it is partnerbill's own.
 	// The floor: the bare handler at half of its own maximum. A server
 	// that did nothing beyond it would reach the bare handler's maximum, so
 	// this is the p99 at half load of the cheapest server partnerbill could
 	// ever be; if it misses a target, so does any server on this machine.
 	floorRate := bl.rps / 2
 	var pbHalves, baseHalves, ctrlHalves, floorHalves []loadResult
+	// The control, a third server started after the first half-load run:
+	// the bare handler doing, per request, the CPU work partnerbill does
+	// beyond it (as that run measured). Its p99 is what this machine gives
+	// any server of partnerbill's cost at this rate, with the load
+	// generator on the same two cores.
 	var ctrl *proc
 	var ctrlReqs []signed
 	var extra time.Duration
